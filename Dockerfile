@@ -1,0 +1,75 @@
+# syntax=docker/dockerfile:1
+#
+# stopline container image.
+#
+#   docker build -t stopline:dev \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" --build-arg SOURCE=https://example.org/your/stopline .
+#
+# Stages: `build` (all dependencies, compiles src/ to dist/), `prod-deps` (production dependencies only) and the
+# runtime stage, which holds nothing but Node.js, dist/, the production node_modules and package.json.
+#
+# Base images are pinned by tag here. For releases pin them by digest as well, e.g.
+#   FROM node:24-bookworm-slim@sha256:<digest> AS build
+#   FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:<digest>
+# and let Renovate or Dependabot bump the digests. Build and runtime stay on the same Node.js major (24, LTS) and
+# the same Debian release (12, bookworm).
+
+ARG NODE_BUILD_IMAGE=node:24-bookworm-slim
+ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# ---- build: dev dependencies + TypeScript compile -----------------------------------------------------------------
+FROM ${NODE_BUILD_IMAGE} AS build
+WORKDIR /src
+# Lockfile first so the dependency layer stays cached while only sources change. No install scripts are needed.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/node.sh ./scripts/node.sh
+COPY src ./src
+RUN npm run build
+# tsc emits JavaScript only: copy the other files under src/ (the Redis Lua scripts, read at run time relative to the
+# compiled modules) next to them in dist/. Harmless if the build script already does.
+RUN cd src && find . -type f ! -name '*.ts' -exec sh -c 'mkdir -p "../dist/$(dirname "$1")" && cp "$1" "../dist/$1"' _ {} \;
+
+# ---- prod-deps: production dependencies only ----------------------------------------------------------------------
+FROM ${NODE_BUILD_IMAGE} AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# ---- runtime: distroless Node.js 24, no shell, no package manager ------------------------------------------------
+FROM ${NODE_RUNTIME_IMAGE} AS runtime
+
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.title="stopline" \
+      org.opencontainers.image.description="Kubernetes sidecar that relays LLM streams and stops them from any replica, with cancel state in Redis" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="gcr.io/distroless/nodejs24-debian12:nonroot"
+
+ENV NODE_ENV=production
+WORKDIR /app
+# Files stay owned by root and read-only for the process user: stopline writes nothing to disk and runs with a
+# read-only root filesystem.
+COPY --from=prod-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./package.json
+
+# Numeric non-root user (distroless "nonroot"), so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+USER 65532:65532
+
+# 8080: data plane (proxied traffic, cancel API). 9464: admin (/metrics, /healthz, /readyz, peer endpoints).
+EXPOSE 8080 9464
+
+# Exec form, node is PID 1 and receives SIGTERM directly: stopline handles SIGTERM/SIGINT itself (drain, then exit 0)
+# and starts no child processes, so no init process (tini) is needed. The preload module starts OpenTelemetry only
+# when OTEL_* variables ask for it. No HEALTHCHECK: Kubernetes ignores it; the chart defines the probes.
+ENTRYPOINT ["/nodejs/bin/node", "--import", "./dist/tracing/preload.js", "dist/main.js"]
+CMD []

@@ -1,0 +1,375 @@
+{{/*
+Names. Every template here is namespaced "stopline." because defined templates are global across subcharts.
+*/}}
+
+{{- define "stopline.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified name, at most 63 characters. Objects with a suffix truncate the prefix first (see stopline.suffixed).
+*/}}
+{{- define "stopline.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+<fullname>-<suffix>, at most 63 characters. Usage: include "stopline.suffixed" (list . "peers")
+*/}}
+{{- define "stopline.suffixed" -}}
+{{- $ctx := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $max := sub 62 (len $suffix) | int }}
+{{- printf "%s-%s" (include "stopline.fullname" $ctx | trunc $max | trimSuffix "-") $suffix }}
+{{- end }}
+
+{{- define "stopline.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: the immutable subset, name + instance only.
+*/}}
+{{- define "stopline.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "stopline.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels that select the pods running stopline (Services, PodDisruptionBudget, PodMonitor, NetworkPolicy).
+*/}}
+{{- define "stopline.podSelectorLabels" -}}
+{{- if .Values.podSelectorLabels }}
+{{- toYaml .Values.podSelectorLabels }}
+{{- else }}
+{{- include "stopline.selectorLabels" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Standard labels for every object.
+*/}}
+{{- define "stopline.labels" -}}
+helm.sh/chart: {{ include "stopline.chart" . }}
+{{ include "stopline.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: stopline
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the helm test Pod. Its app.kubernetes.io/name differs from the workload's, so no Deployment selector,
+Service or PodMonitor picks it up.
+*/}}
+{{- define "stopline.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "stopline.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels with a component. Usage: include "stopline.componentLabels" (list . "proxy")
+*/}}
+{{- define "stopline.componentLabels" -}}
+{{ include "stopline.labels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/*
+Image reference. Usage: include "stopline.image" (dict "image" .Values.stopline.image "defaultTag" .Chart.AppVersion)
+*/}}
+{{- define "stopline.image" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" .image.repository (default .defaultTag .image.tag | toString) }}
+{{- end }}
+{{- end }}
+
+{{- define "stopline.secretName" -}}
+{{- default (include "stopline.fullname" .) .Values.auth.existingSecret }}
+{{- end }}
+
+{{- define "stopline.peersServiceName" -}}
+{{- include "stopline.suffixed" (list . "peers") }}
+{{- end }}
+
+{{- define "stopline.upstream" -}}
+{{- default (printf "http://127.0.0.1:%d" (int .Values.app.port)) .Values.stopline.upstream }}
+{{- end }}
+
+{{- define "stopline.peersAddress" -}}
+{{- if .Values.peers.address }}
+{{- .Values.peers.address }}
+{{- else }}
+{{- printf "dns:%s.%s.svc.%s:%d" (include "stopline.peersServiceName" .) .Release.Namespace .Values.peers.clusterDomain (int .Values.stopline.adminPort) }}
+{{- end }}
+{{- end }}
+
+{{/*
+host:port for a listen address; IPv6 hosts are bracketed.
+*/}}
+{{- define "stopline.listen" -}}
+{{- $host := index . 0 }}
+{{- if contains ":" $host }}
+{{- printf "[%s]:%d" $host (int (index . 1)) }}
+{{- else }}
+{{- printf "%s:%d" $host (int (index . 1)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Grace-period arithmetic. Native sidecar: stopline gets SIGTERM only after the app has exited, so the drains add up:
+  required = preStop sleep + app drain + stopline drain
+Classic sidecar: every container gets SIGTERM after its preStop, so the drains overlap:
+  required = preStop sleep + max(app drain, stopline drain)
+The default grace period is required + margin. A grace period below "required" fails the rendering.
+*/}}
+{{- define "stopline.preStopSleepSeconds" -}}
+{{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version }}
+{{- .Values.termination.preStopSleepSeconds | int }}
+{{- else }}
+{{- 0 }}
+{{- end }}
+{{- end }}
+
+{{- define "stopline.requiredGraceSeconds" -}}
+{{- $t := .Values.termination }}
+{{- $preStop := include "stopline.preStopSleepSeconds" . | int }}
+{{- $app := $t.appDrainSeconds | int }}
+{{- $stopline := .Values.stopline.drainTimeoutSeconds | int }}
+{{- if .Values.stopline.native }}
+{{- add $preStop $app $stopline }}
+{{- else }}
+{{- add $preStop (max $app $stopline) }}
+{{- end }}
+{{- end }}
+
+{{- define "stopline.terminationGracePeriodSeconds" -}}
+{{- $t := .Values.termination }}
+{{- $required := include "stopline.requiredGraceSeconds" . | int }}
+{{- if kindIs "invalid" $t.terminationGracePeriodSeconds }}
+{{- add $required ($t.marginSeconds | int) }}
+{{- else }}
+{{- $grace := $t.terminationGracePeriodSeconds | int }}
+{{- if lt $grace $required }}
+{{- $preStop := include "stopline.preStopSleepSeconds" . | int }}
+{{- if .Values.stopline.native }}
+{{- fail (printf "termination.terminationGracePeriodSeconds=%d is too small: the native sidecar drains after the app, so it must be at least preStop sleep %ds + app drain %ds (termination.appDrainSeconds) + stopline drain %ds (stopline.drainTimeoutSeconds) = %ds. Raise it, lower the drain times, or leave it null to get %ds (with termination.marginSeconds)." $grace $preStop ($t.appDrainSeconds | int) (.Values.stopline.drainTimeoutSeconds | int) $required (add $required ($t.marginSeconds | int))) }}
+{{- else }}
+{{- fail (printf "termination.terminationGracePeriodSeconds=%d is too small: it must be at least preStop sleep %ds + max(app drain %ds, stopline drain %ds) = %ds. Raise it, lower the drain times, or leave it null to get %ds (with termination.marginSeconds)." $grace $preStop ($t.appDrainSeconds | int) (.Values.stopline.drainTimeoutSeconds | int) $required (add $required ($t.marginSeconds | int))) }}
+{{- end }}
+{{- end }}
+{{- $grace }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks across values that the JSON schema cannot express. Included by every template that renders stopline.
+*/}}
+{{- define "stopline.validate" -}}
+{{- $modes := list }}
+{{- if .Values.redis.url }}{{ $modes = append $modes "redis.url" }}{{ end }}
+{{- if or .Values.redis.sentinel.hosts .Values.redis.sentinel.name }}{{ $modes = append $modes "redis.sentinel" }}{{ end }}
+{{- if .Values.redis.cluster.nodes }}{{ $modes = append $modes "redis.cluster.nodes" }}{{ end }}
+{{- if and .Values.redis.url .Values.redis.tls }}
+{{- fail "redis.tls applies to Sentinel and Cluster modes; with redis.url use a rediss:// URL" }}
+{{- end }}
+{{- if gt (len $modes) 1 }}
+{{- fail (printf "set only one Redis mode, not %s" (join " and " $modes)) }}
+{{- end }}
+{{- if and (or .Values.redis.sentinel.hosts .Values.redis.sentinel.name) (not (and .Values.redis.sentinel.hosts .Values.redis.sentinel.name)) }}
+{{- fail "Redis Sentinel needs both redis.sentinel.hosts and redis.sentinel.name" }}
+{{- end }}
+{{- if and .Values.metrics.podMonitor.enabled .Values.metrics.serviceMonitor.enabled }}
+{{- fail "enable either metrics.podMonitor or metrics.serviceMonitor, not both: they would scrape every replica twice" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.service.enabled) }}
+{{- fail "metrics.serviceMonitor needs service.enabled=true (it scrapes the Service's metrics port)" }}
+{{- end }}
+{{- if and (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
+{{- fail "set either podDisruptionBudget.minAvailable or podDisruptionBudget.maxUnavailable (set the other to null)" }}
+{{- end }}
+{{- if and .Values.podDisruptionBudget.enabled (kindIs "invalid" .Values.podDisruptionBudget.minAvailable) (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable) }}
+{{- fail "podDisruptionBudget needs minAvailable or maxUnavailable" }}
+{{- end }}
+{{- if eq (int .Values.stopline.port) (int .Values.stopline.adminPort) }}
+{{- fail "stopline.port and stopline.adminPort must differ" }}
+{{- end }}
+{{- if and (not .Values.stopline.upstream) (or (eq (int .Values.app.port) (int .Values.stopline.port)) (eq (int .Values.app.port) (int .Values.stopline.adminPort))) }}
+{{- fail (printf "app.port %d collides with one of stopline's ports (%d, %d): the containers share the pod's network" (int .Values.app.port) (int .Values.stopline.port) (int .Values.stopline.adminPort)) }}
+{{- end }}
+{{- $managed := list "STOPLINE_LISTEN" "STOPLINE_ADMIN_LISTEN" "STOPLINE_UPSTREAM" "STOPLINE_DRAIN_TIMEOUT_S" "STOPLINE_LOG_LEVEL" "STOPLINE_PEERS" "STOPLINE_PEER_SECRET" "STOPLINE_CANCEL_AUTH" "STOPLINE_CANCEL_SECRET" "STOPLINE_REDIS_URL" "STOPLINE_REDIS_SENTINELS" "STOPLINE_REDIS_SENTINEL_NAME" "STOPLINE_REDIS_CLUSTER_NODES" "STOPLINE_REDIS_PASSWORD" "STOPLINE_REDIS_PREFIX" "STOPLINE_REDIS_TLS" }}
+{{- range $key, $_ := .Values.stopline.config }}
+{{- if has $key $managed }}
+{{- fail (printf "stopline.config.%s is set by the chart; use the matching chart value instead (see README.md)" $key) }}
+{{- end }}
+{{- end }}
+{{- $_ := include "stopline.terminationGracePeriodSeconds" . }}
+{{- end }}
+
+{{/*
+The stopline container alone, as a list item (no leading "- " indentation applied by the caller beyond nindent).
+Pass a context whose .Values are this chart's values: "." inside this chart, or ".Subcharts.stopline" from a parent
+chart that depends on it:
+  initContainers:
+    {{- include "stopline.sidecar" .Subcharts.stopline | nindent 4 }}
+With stopline.native=true the item carries restartPolicy: Always and must go under initContainers; with
+stopline.native=false it goes under containers.
+*/}}
+{{- define "stopline.sidecar" -}}
+{{- include "stopline.validate" . }}
+{{- $s := .Values.stopline }}
+{{- $preStop := include "stopline.preStopSleepSeconds" . | int -}}
+- name: {{ $s.name }}
+  image: {{ include "stopline.image" (dict "image" $s.image "defaultTag" .Chart.AppVersion) | quote }}
+  imagePullPolicy: {{ $s.image.pullPolicy }}
+  {{- if $s.native }}
+  restartPolicy: Always
+  {{- end }}
+  ports:
+    - name: stopline-http
+      containerPort: {{ $s.port }}
+      protocol: TCP
+    - name: stopline-admin
+      containerPort: {{ $s.adminPort }}
+      protocol: TCP
+  env:
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: POD_NAMESPACE
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.namespace
+    - name: STOPLINE_LISTEN
+      value: {{ include "stopline.listen" (list $s.listenHost $s.port) | quote }}
+    - name: STOPLINE_ADMIN_LISTEN
+      value: {{ include "stopline.listen" (list $s.listenHost $s.adminPort) | quote }}
+    - name: STOPLINE_UPSTREAM
+      value: {{ include "stopline.upstream" . | quote }}
+    - name: STOPLINE_DRAIN_TIMEOUT_S
+      value: {{ $s.drainTimeoutSeconds | int | quote }}
+    - name: STOPLINE_LOG_LEVEL
+      value: {{ $s.logLevel | quote }}
+    {{- if .Values.peers.enabled }}
+    - name: STOPLINE_PEERS
+      value: {{ include "stopline.peersAddress" . | quote }}
+    {{- end }}
+    - name: STOPLINE_PEER_SECRET
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "stopline.secretName" . }}
+          key: {{ .Values.auth.secretKeys.peerSecret }}
+    - name: STOPLINE_CANCEL_AUTH
+      value: {{ .Values.auth.cancelAuth | quote }}
+    {{- if eq .Values.auth.cancelAuth "token" }}
+    - name: STOPLINE_CANCEL_SECRET
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "stopline.secretName" . }}
+          key: {{ .Values.auth.secretKeys.cancelSecret }}
+    {{- end }}
+    {{- with .Values.redis }}
+    {{- if .url }}
+    - name: STOPLINE_REDIS_URL
+      value: {{ .url | quote }}
+    {{- else if .sentinel.hosts }}
+    {{- if .tls }}
+    - name: STOPLINE_REDIS_TLS
+      value: "true"
+    {{- end }}
+    - name: STOPLINE_REDIS_SENTINELS
+      value: {{ join "," .sentinel.hosts | quote }}
+    - name: STOPLINE_REDIS_SENTINEL_NAME
+      value: {{ .sentinel.name | quote }}
+    {{- else if .cluster.nodes }}
+    {{- if .tls }}
+    - name: STOPLINE_REDIS_TLS
+      value: "true"
+    {{- end }}
+    - name: STOPLINE_REDIS_CLUSTER_NODES
+      value: {{ join "," .cluster.nodes | quote }}
+    {{- end }}
+    {{- end }}
+    {{- if or .Values.redis.url .Values.redis.sentinel.hosts .Values.redis.cluster.nodes }}
+    {{- if or .Values.auth.existingSecret .Values.redis.password }}
+    - name: STOPLINE_REDIS_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "stopline.secretName" . }}
+          key: {{ .Values.auth.secretKeys.redisPassword }}
+          optional: true
+    {{- end }}
+    - name: STOPLINE_REDIS_PREFIX
+      value: {{ .Values.redis.prefix | quote }}
+    {{- end }}
+    {{- range $key, $value := $s.config }}
+    - name: {{ $key }}
+      value: {{ $value | toString | quote }}
+    {{- end }}
+    {{- with $s.env }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $s.envFrom }}
+  envFrom:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  startupProbe:
+    httpGet:
+      path: /healthz
+      port: stopline-admin
+    periodSeconds: {{ $s.probes.startup.periodSeconds }}
+    timeoutSeconds: {{ $s.probes.startup.timeoutSeconds }}
+    failureThreshold: {{ $s.probes.startup.failureThreshold }}
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: stopline-admin
+    periodSeconds: {{ $s.probes.readiness.periodSeconds }}
+    timeoutSeconds: {{ $s.probes.readiness.timeoutSeconds }}
+    failureThreshold: {{ $s.probes.readiness.failureThreshold }}
+    successThreshold: {{ $s.probes.readiness.successThreshold }}
+  livenessProbe:
+    httpGet:
+      path: /healthz
+      port: stopline-admin
+    periodSeconds: {{ $s.probes.liveness.periodSeconds }}
+    timeoutSeconds: {{ $s.probes.liveness.timeoutSeconds }}
+    failureThreshold: {{ $s.probes.liveness.failureThreshold }}
+  {{- if gt $preStop 0 }}
+  lifecycle:
+    preStop:
+      sleep:
+        seconds: {{ $preStop }}
+  {{- end }}
+  {{- with $s.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $s.securityContext | nindent 4 }}
+  {{- with $s.volumeMounts }}
+  volumeMounts:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+Labels a pod needs so the chart's Services, PodMonitor and NetworkPolicy find it. For a parent chart's pod template.
+*/}}
+{{- define "stopline.podLabels" -}}
+{{ include "stopline.podSelectorLabels" . }}
+{{- end }}

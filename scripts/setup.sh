@@ -1,0 +1,24 @@
+#!/usr/bin/env sh
+# What the test suite needs beyond Node: the real components the tests start (redis-server and redis-sentinel,
+# prometheus and promtool, nginx), helm built with Go, and a built dist/. Installs only what is missing; Debian
+# packages need root (apt-get), as on CI.
+set -eu
+cd "$(dirname "$0")/.."
+missing=""
+for pair in redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools promtool:prometheus prometheus:prometheus nginx:nginx-light; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "stopline: the tests need these Debian packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+    exit 1
+  fi
+  echo "stopline: installing Debian packages:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if [ -z "${HELM:-}" ]; then HELM=$(sh scripts/install-helm.sh); export HELM; fi
+sh scripts/build.sh

@@ -1,0 +1,117 @@
+// The composition root: builds every part from the configuration and returns { start, drain, close }.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createAdminServer } from './admin.ts';
+import { Coordinator } from './cancel/coordinator.ts';
+import { createKeys } from './cancel/keys.ts';
+import { Listener } from './cancel/listener.ts';
+import { MemoryStore } from './cancel/memory-store.ts';
+import { RedisClient } from './cancel/redis-client.ts';
+import { RedisStore } from './cancel/redis-store.ts';
+import type { CancelStore } from './cancel/store.ts';
+import type { Config } from './config.ts';
+import { createDataServer } from './http/server.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './observability/metrics.ts';
+import type { Exchange } from './relay/exchange.ts';
+import { Relay } from './relay/relay.ts';
+import { createUpstream } from './relay/upstream.ts';
+import { Registry } from './streams/registry.ts';
+import { version } from './version.ts';
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Listens on both ports; resolves with the ports actually bound (useful with port 0). */
+  start(): Promise<{ port: number; adminPort: number }>;
+  /** SIGTERM: stop taking new streams, let live ones finish up to the drain timeout, then stop them; then close. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createApp(config: Config, log: Logger = createLogger(config.logLevel, { node: config.nodeId })): App {
+  const metrics = createMetrics(version);
+  const keys = createKeys(config.prefix);
+  const registry = new Registry<Exchange>();
+  let redis: RedisClient | null = null;
+  let store: CancelStore;
+  if (config.redis.mode === 'memory') {
+    store = new MemoryStore(config.streamTtlS);
+  } else {
+    redis = new RedisClient(config, metrics, log);
+    store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push');
+  }
+  const coordinator = new Coordinator(config, store, registry, metrics, log);
+  const listener = redis !== null && config.cancelMode === 'push'
+    ? new Listener(redis.subscriber(config), redis, keys, config.nodeId, {
+      wake: (ref) => coordinator.onWake(ref),
+      confirm: (id, mid, c) => coordinator.onConfirm(id, mid, c),
+      subscribed: () => void coordinator.poll(),
+    }, metrics, log, 5_000)
+    : null;
+  if (redis !== null) {
+    const r = redis;
+    coordinator.redisUp = () => r.ready && r.breaker.closed;
+    r.onReady = () => void coordinator.recover();
+  }
+  const upstream = createUpstream(config);
+  const relay = new Relay(config, upstream, registry, coordinator, metrics, log);
+  const state = { draining: false };
+  const server = createDataServer(config, relay, coordinator, metrics, log);
+  const admin = createAdminServer(config, metrics, state, log);
+  let closed = false;
+
+  const listen = async (s: typeof server, host: string, port: number): Promise<number> => {
+    s.listen(port, host);
+    await once(s, 'listening');
+    return (s.address() as AddressInfo).port;
+  };
+
+  return {
+    config,
+    log,
+    async start() {
+      if (config.redis.mode === 'memory') log.info('no STOPLINE_REDIS_URL: single-node mode, cancel state kept in this process');
+      redis?.start();
+      listener?.start();
+      coordinator.start();
+      const port = await listen(server, config.listen.host, config.listen.port);
+      const adminPort = await listen(admin, config.adminListen.host, config.adminListen.port);
+      log.info('stopline listening', { port, adminPort, upstream: config.upstream.origin, mode: config.cancelMode, redis: config.redis.mode });
+      return { port, adminPort };
+    },
+    async drain() {
+      if (state.draining) return;
+      state.draining = true;
+      relay.draining = true;
+      metrics.draining.set(1);
+      log.info('draining', { streams: registry.size, timeoutS: config.drainTimeoutS });
+      // New connections are refused from here; live streams go on until they end or the deadline passes.
+      server.close();
+      server.closeIdleConnections();
+      const deadline = AbortSignal.timeout(config.drainTimeoutS * 1000);
+      while (registry.size > 0 && !deadline.aborted) {
+        await Promise.race([
+          Promise.race([...registry.all()].map((x) => x.closed)),
+          once(deadline, 'abort'),
+        ]);
+      }
+      if (registry.size > 0) {
+        log.info('drain deadline reached; stopping live streams', { streams: registry.size });
+        await Promise.all(relay.stopAll());
+      }
+      await this.close();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      coordinator.close();
+      server.closeAllConnections();
+      server.close();
+      admin.closeAllConnections();
+      admin.close();
+      await Promise.allSettled([listener?.close(), redis?.close(), upstream.close()]);
+      log.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,28 @@
+-- clear_active_stream + clear_cancel_flag: a stream ended on its owner. Records the outcome in the short-lived done
+-- marker (so a late cancel answers already_completed) and confirms the stop to every replica waiting on it.
+-- KEYS[1] live registration <prefix>{sid}:m:<mid>
+-- KEYS[2] session live set  <prefix>{sid}:live
+-- KEYS[3] cancel flag       <prefix>{sid}:c:<mid>
+-- KEYS[4] done marker       <prefix>{sid}:d:<mid>
+-- ARGV[1] message id, ARGV[2] owner, ARGV[3] outcome, ARGV[4] TTL in seconds,
+-- ARGV[5] node channel prefix ('' = do not publish), ARGV[6] session id, ARGV[7] how the stop reached the owner
+-- Publishes to each waiter's node channel: "C\t<cancelId>\t<sid>\t<mid>\t<outcome>\t<owner>\t<via>".
+-- Returns the number of waiters confirmed.
+local live = redis.call('GET', KEYS[1])
+if (not live) or string.match(live, '^[^\t]*') == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
+redis.call('SET', KEYS[4], ARGV[3], 'EX', tonumber(ARGV[4]))
+local waiters = redis.call('LRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+if ARGV[5] ~= '' then
+  for _, w in ipairs(waiters) do
+    local node, id = string.match(w, '^([^\t]*)\t(.*)$')
+    if node then
+      redis.call('PUBLISH', ARGV[5] .. node,
+        'C\t' .. id .. '\t' .. ARGV[6] .. '\t' .. ARGV[1] .. '\t' .. ARGV[3] .. '\t' .. ARGV[2] .. '\t' .. ARGV[7])
+    end
+  end
+end
+return #waiters

@@ -1,0 +1,153 @@
+// The Redis connections and the one wrapper every call goes through: a bound on its time, the circuit breaker, and
+// the metrics. No request path ever waits on Redis longer than STOPLINE_REDIS_TIMEOUT_MS: there is no offline
+// queue on the command connection (a call while disconnected fails at once), and each call races its own timer
+// (ioredis' commandTimeout would leave the command queued; ours simply stops waiting).
+import { Cluster, Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { Config, HostPort, RedisConfig } from '../config.ts';
+import { RedisUnavailableError, redisErrorReason } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { Breaker } from './breaker.ts';
+
+export type Connection = Redis | Cluster;
+
+const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000) + Math.floor(Math.random() * 100);
+
+function baseOptions(redis: Exclude<RedisConfig, { mode: 'memory' }>): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false, // a command while disconnected fails at once; the caller falls back
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    keepAlive: 10_000, // TCP keepalive: detect half-open connections in seconds, not hours
+    retryStrategy,
+    // A demoted primary answers READONLY: reconnect (Sentinel then finds the new one) and resend.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    ...(redis.mode !== 'standalone' && redis.tls ? { tls: {} } : {}),
+    ...(redis.password !== undefined ? { password: redis.password } : {}),
+  };
+}
+
+function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: boolean): Connection {
+  const opts: RedisOptions = { ...baseOptions(redis), ...(subscriber ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true } : {}) };
+  switch (redis.mode) {
+    case 'standalone':
+      return new Redis(redis.url, opts);
+    case 'sentinel':
+      return new Redis({ ...opts, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: retryStrategy, enableTLSForSentinelMode: redis.tls });
+    case 'cluster': {
+      const { lazyConnect: _l, enableOfflineQueue: _q, retryStrategy: _r, ...nodeOptions } = opts;
+      return new Cluster(redis.nodes.map(hp), {
+        lazyConnect: true,
+        enableOfflineQueue: subscriber,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: nodeOptions,
+      });
+    }
+  }
+}
+
+const hp = (a: HostPort) => ({ host: a.host, port: a.port });
+
+export class RedisClient {
+  readonly command: Connection;
+  readonly #timeoutMs: number;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  readonly breaker: Breaker;
+  #closed = false;
+  onReady: () => void = () => {};
+
+  constructor(config: Config, metrics: Metrics, log: Logger) {
+    if (config.redis.mode === 'memory') throw new Error('RedisClient needs a Redis configuration');
+    this.#timeoutMs = config.redisTimeoutMs;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.breaker = new Breaker({
+      failureThreshold: 3,
+      minBackoffMs: 500,
+      maxBackoffMs: 5_000,
+      onChange: (closed) => {
+        // Each entry into fallback is counted once, with the reason that matters to an operator.
+        if (!closed && !this.#closed) { metrics.fallbacks.inc({ reason: 'redis_unavailable' }); log.warn('redis unusable: streaming goes on, cancels fall back'); }
+        this.#updateUp();
+      },
+    });
+    this.command = connect(config.redis, false);
+    this.command.on('ready', () => {
+      this.breaker.success();
+      this.#updateUp();
+      this.#log.info('redis connected', { mode: config.redis.mode });
+      this.onReady();
+    });
+    this.command.on('close', () => { this.breaker.trip(); this.#updateUp(); });
+    this.command.on('error', (err: Error) => this.#log.debug('redis connection error', { err }));
+    metrics.enableRedisMetrics();
+    metrics.redisUp.set(0);
+  }
+
+  /** A second connection for Pub/Sub only (a subscribed connection should do nothing else). */
+  subscriber(config: Config): Connection {
+    if (config.redis.mode === 'memory') throw new Error('unreachable');
+    return connect(config.redis, true);
+  }
+
+  get ready(): boolean { return this.command.status === 'ready'; }
+
+  start(): void {
+    this.command.connect().catch((err: unknown) => this.#log.warn('redis not reachable at start; streaming goes on, cancel falls back', { err }));
+  }
+
+  #updateUp(): void {
+    this.#metrics.redisUp.set(this.ready && this.breaker.closed ? 1 : 0);
+  }
+
+  /** Runs one Redis call within the bound, through the breaker, and records it. */
+  async call<T>(command: string, fn: (c: Connection) => Promise<T>, timeoutMs: number = this.#timeoutMs): Promise<T> {
+    if (this.#closed || !this.breaker.allow()) {
+      this.#metrics.redisErrors.inc({ command, reason: 'circuit_open' });
+      throw new RedisUnavailableError('circuit_open', `Redis ${command} not sent: circuit open`);
+    }
+    const start = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        fn(this.command),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new RedisUnavailableError('timeout', `Redis ${command} timed out after ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      this.#metrics.redisDuration.observe({ command }, (performance.now() - start) / 1000);
+      this.breaker.success();
+      this.#updateUp();
+      return result;
+    } catch (err) {
+      const reason = redisErrorReason(err);
+      this.#metrics.redisErrors.inc({ command, reason });
+      this.breaker.failure();
+      this.#updateUp();
+      if (err instanceof RedisUnavailableError) throw err;
+      throw new RedisUnavailableError(reason, `Redis ${command} failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#metrics.redisUp.set(0);
+    await quit(this.command);
+  }
+}
+
+/** QUIT with a bound: a hung server must not hold up shutdown. */
+export async function quit(c: Connection): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    c.quit().catch(() => {}),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000); }),
+  ]);
+  clearTimeout(timer);
+  c.disconnect();
+}

@@ -1,0 +1,108 @@
+// The cancel store in Redis. Every decision that touches several keys is one Lua script (lua/, key count in the
+// file name), loaded once with defineCommand (EVALSHA, with the NOSCRIPT fallback ioredis does for us). In push
+// mode the scripts also publish: `cancel` wakes the owner on its node channel, `finish` confirms to the waiters.
+import { readFileSync } from 'node:fs';
+import type { Keys, StreamRef } from './keys.ts';
+import type { Connection, RedisClient } from './redis-client.ts';
+import type { ActiveStream, CancelDecision, CancelStore, FinishOutcome } from './store.ts';
+
+type Arg = string | number;
+interface Scripts {
+  slRegister(...args: Arg[]): Promise<number>;
+  slCancel(...args: Arg[]): Promise<[string, string?]>;
+  slCancelSession(...args: Arg[]): Promise<string[]>;
+  slFinish(...args: Arg[]): Promise<number>;
+  slPoll(numKeys: number, ...args: Arg[]): Promise<[number[], number[]]>;
+}
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+
+export function defineScripts(c: Connection): void {
+  c.defineCommand('slRegister', { numberOfKeys: 4, lua: lua('register-4') });
+  c.defineCommand('slCancel', { numberOfKeys: 3, lua: lua('cancel-3') });
+  c.defineCommand('slCancelSession', { numberOfKeys: 1, lua: lua('cancel-session-1') });
+  c.defineCommand('slFinish', { numberOfKeys: 4, lua: lua('finish-4') });
+  c.defineCommand('slPoll', { lua: lua('poll-n') });
+}
+
+const scripts = (c: Connection) => c as unknown as Scripts;
+
+function parseLive(messageId: string, value: string): ActiveStream {
+  const tab = value.indexOf('\t');
+  return tab < 0 ? { messageId, owner: value, trace: '' } : { messageId, owner: value.slice(0, tab), trace: value.slice(tab + 1) };
+}
+
+export class RedisStore implements CancelStore {
+  readonly #client: RedisClient;
+  readonly #keys: Keys;
+  readonly #ttl: number;
+  /** The node channel prefix passed to the scripts; '' when nothing is published (poll and per-chunk modes). */
+  readonly #publish: string;
+
+  constructor(client: RedisClient, keys: Keys, ttlS: number, publish: boolean) {
+    this.#client = client;
+    this.#keys = keys;
+    this.#ttl = ttlS;
+    this.#publish = publish ? keys.channelPrefix : '';
+    defineScripts(client.command);
+  }
+
+  register(ref: StreamRef, owner: string, trace: string): Promise<boolean> {
+    const k = this.#keys;
+    return this.#client.call('register', async (c) =>
+      (await scripts(c).slRegister(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref), ref.messageId, `${owner}\t${trace}`, this.#ttl)) === 1);
+  }
+
+  get(sessionId: string, messageId?: string): Promise<ActiveStream[]> {
+    return this.#client.call('get', async (c) => {
+      const mids = messageId !== undefined ? [messageId] : await c.smembers(this.#keys.sessionSet(sessionId));
+      if (mids.length === 0) return [];
+      const values = await c.mget(...mids.map((m) => this.#keys.live({ sessionId, messageId: m })));
+      return mids.flatMap((m, i) => (values[i] ? [parseLive(m, values[i]!)] : []));
+    });
+  }
+
+  async finish(ref: StreamRef, owner: string, outcome: FinishOutcome, via: string): Promise<void> {
+    const k = this.#keys;
+    await this.#client.call('finish', (c) =>
+      scripts(c).slFinish(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref), ref.messageId, owner, outcome, this.#ttl, this.#publish, ref.sessionId, via));
+  }
+
+  cancel(ref: StreamRef, waiter: string): Promise<CancelDecision> {
+    const k = this.#keys;
+    return this.#client.call('cancel', async (c) => {
+      const [kind, value] = await scripts(c).slCancel(k.live(ref), k.flag(ref), k.done(ref), waiter, this.#ttl, this.#publish, ref.sessionId, ref.messageId);
+      if (kind === 'live') return { kind, stream: parseLive(ref.messageId, value ?? '') };
+      if (kind === 'done') return { kind, outcome: value ?? 'completed' };
+      return { kind: 'pending' };
+    });
+  }
+
+  cancelSession(sessionId: string, waiter: string): Promise<ActiveStream[]> {
+    return this.#client.call('cancel', async (c) => {
+      const flat = await scripts(c).slCancelSession(this.#keys.sessionSet(sessionId), this.#keys.base(sessionId), waiter, this.#ttl, this.#publish, sessionId);
+      const out: ActiveStream[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push(parseLive(flat[i]!, flat[i + 1]!));
+      return out;
+    });
+  }
+
+  check(ref: StreamRef): Promise<boolean> {
+    return this.#client.call('check', async (c) => (await c.exists(this.#keys.flag(ref))) === 1);
+  }
+
+  poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }> {
+    if (refs.length === 0) return Promise.resolve({ cancelled: [], missing: [] });
+    const keys: string[] = [];
+    for (const ref of refs) keys.push(this.#keys.live(ref), this.#keys.sessionSet(ref.sessionId), this.#keys.flag(ref));
+    // The poll is off every request path; it may take longer than a request-path call, but never more than a second.
+    return this.#client.call('poll', async (c) => {
+      const [cancelled, missing] = await scripts(c).slPoll(keys.length, ...keys, this.#ttl);
+      return { cancelled, missing };
+    }, 1_000);
+  }
+
+  outcome(ref: StreamRef): Promise<string | null> {
+    return this.#client.call('get', (c) => c.get(this.#keys.done(ref)));
+  }
+}

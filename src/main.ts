@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// stopline's entry point: environment → configuration → app; signals; exit codes.
+//   exit 0  after a clean drain
+//   exit 1  a second signal during the drain, or a fatal error
+//   exit 2  invalid configuration (one line per bad variable on stderr)
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  for (const p of err.problems) process.stderr.write(`stopline: ${p}\n`);
+  process.exit(2);
+}
+
+const app = createApp(config);
+try {
+  await app.start();
+} catch (err) {
+  app.log.error('could not start', { err });
+  process.exit(1);
+}
+
+let stopping = false;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (stopping) {
+    // A second signal: the operator wants out now.
+    app.log.warn('second signal: exiting at once', { signal });
+    process.exit(1);
+  }
+  stopping = true;
+  app.log.info('signal received: draining', { signal });
+  app.drain().then(() => process.exit(0), (err: unknown) => { app.log.error('drain failed', { err }); process.exit(1); });
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);

@@ -1,0 +1,255 @@
+// One proxied exchange: the upstream request (an undici dispatch handler) and the client's response, relayed chunk
+// by chunk. This is the hot path: onResponseData writes the chunk and, when the client's socket is full, pauses
+// the upstream until 'drain'. No Redis call, no log line and no allocation beyond a subarray view per chunk.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { StreamRef } from '../cancel/keys.ts';
+import { upstreamError } from '../errors.ts';
+import { clientResponseHeaders } from '../http/headers.ts';
+import type { StreamOutcome } from '../observability/metrics.ts';
+import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
+
+type Controller = Dispatcher.DispatchController;
+export type StopReason = 'cancelled' | 'shutdown';
+
+/** What an exchange reports to the rest of stopline; the relay supplies it. */
+export interface ExchangeHooks {
+  /** The response turned out to be a stream: it is now a tracked stream. */
+  streamStarted(x: Exchange): void;
+  /** A tracked candidate whose response was not a stream: forget it. */
+  notAStream(x: Exchange): void;
+  /** A tracked stream ended; the client's response is closed. */
+  streamEnded(x: Exchange, outcome: StreamOutcome): void;
+  /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
+  checkChunk?: (x: Exchange) => Promise<boolean>;
+  firstByte(seconds: number): void;
+  stats: { chunks: number; bytes: number };
+}
+
+/** A client's stop, written when no response head was sent yet: a stream with only the terminal event. */
+function kindForAccept(accept: string | undefined): FramingKind {
+  if (accept !== undefined && /ndjson|jsonl/i.test(accept)) return 'ndjson';
+  return 'sse';
+}
+
+// A client that does not read the terminal event within this time is cut off, so a stop always completes.
+const endGraceMs = 5_000;
+// An event bigger than this, split over chunks, is forwarded as it comes rather than held back whole.
+const maxHeldBytes = 64 * 1024;
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly ref: StreamRef | null;
+  readonly trace: string;
+  readonly startedAt = performance.now();
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #hooks: ExchangeHooks;
+  readonly #extraHeaders: Record<string, string>;
+  #controller: Controller | null = null;
+  #framer: Framer | null = null;
+  #held: Uint8Array[] | null = null;
+  #heldBytes = 0;
+  /** Set once: why this exchange ends. Read on the hot path to ignore late upstream events. */
+  #outcome: StreamOutcome | null = null;
+  #tracked = false;
+  /** A candidate whose response was not a stream, already reported as such. */
+  #forgotten = false;
+  #checking = false;
+  #queue: Uint8Array[] | null = null;
+  #closed: Promise<void>;
+  #resolveClosed!: () => void;
+  /** How the stop reached this replica (pubsub, poll, local, chunk, peer): reported with the confirmation. */
+  stopVia = '';
+
+  constructor(req: IncomingMessage, res: ServerResponse, hooks: ExchangeHooks, ref: StreamRef | null, trace: string, extraHeaders: Record<string, string>) {
+    this.#req = req;
+    this.#res = res;
+    this.#hooks = hooks;
+    this.ref = ref;
+    this.trace = trace;
+    this.#extraHeaders = extraHeaders;
+    this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
+    res.on('close', this.#onClientClose);
+    res.on('drain', this.#onDrain);
+  }
+
+  get tracked(): boolean { return this.#tracked; }
+  get ended(): boolean { return this.#outcome !== null; }
+  get closed(): Promise<void> { return this.#closed; }
+
+  // ---- undici dispatch handler ----
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#outcome !== null) controller.abort(new Error(`stopline: ${this.#outcome}`));
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.#outcome !== null) return;
+    this.#hooks.firstByte((performance.now() - this.startedAt) / 1000);
+    const res = this.#res;
+    const out = clientResponseHeaders(headers);
+    const ct = headers['content-type'];
+    const kind = framingOf(Array.isArray(ct) ? ct[0] : ct);
+    const isStream = this.ref !== null && statusCode < 300 && statusCode >= 200 &&
+      (kind !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding'])));
+    if (isStream) {
+      this.#tracked = true;
+      this.#framer = new Framer(kind);
+      Object.assign(out, this.#extraHeaders);
+      if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
+      this.#hooks.streamStarted(this);
+    } else if (this.ref !== null) {
+      this.#forgotten = true;
+      this.#hooks.notAStream(this);
+    }
+    res.writeHead(statusCode, out);
+    if (isStream) res.flushHeaders();
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#outcome !== null) return;
+    if (this.#tracked) {
+      const stats = this.#hooks.stats;
+      stats.chunks++;
+      stats.bytes += chunk.length;
+      if (this.#hooks.checkChunk !== undefined) { this.#checkThenWrite(controller, chunk); return; }
+    }
+    if (!this.#write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.#outcome !== null) return;
+    this.#outcome = 'completed';
+    if (this.#queue !== null) { for (const c of this.#queue) this.#write(c); this.#queue = null; }
+    this.#flushHeld();
+    this.#res.end();
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    if (this.#outcome !== null) return; // our own abort, or the client already gone
+    this.#outcome = 'upstream_error';
+    const res = this.#res;
+    if (!res.headersSent) {
+      const e = upstreamError(err);
+      const body = JSON.stringify({ error: e.code, message: e.message });
+      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    } else {
+      // Headers are out: never pass a broken body off as a clean end. Destroying the response makes the client see
+      // a truncated chunked body (or a short Content-Length), which is the truth.
+      res.destroy(err);
+    }
+  }
+
+  // ---- writing ----
+
+  /** Writes a chunk up to its last event boundary and holds the rest (a view, no copy) until the event is whole. */
+  #write(chunk: Uint8Array): boolean {
+    const framer = this.#framer;
+    if (framer === null || framer.kind === 'none') return this.#res.write(chunk);
+    const b = framer.boundary(chunk);
+    if (b === chunk.length && this.#held === null) return this.#res.write(chunk);
+    if (b < 0) { this.#hold(chunk); return true; }
+    this.#flushHeld();
+    let ok = b > 0 ? this.#res.write(b === chunk.length ? chunk : chunk.subarray(0, b)) : true;
+    if (b < chunk.length) {
+      this.#hold(chunk.subarray(b));
+      if (this.#heldBytes > maxHeldBytes) ok = this.#flushHeld() && ok;
+    }
+    return ok;
+  }
+
+  #hold(part: Uint8Array): void {
+    (this.#held ??= []).push(part);
+    this.#heldBytes += part.length;
+    if (this.#heldBytes > maxHeldBytes) this.#flushHeld();
+  }
+
+  #flushHeld(): boolean {
+    const held = this.#held;
+    if (held === null) return true;
+    this.#held = null;
+    this.#heldBytes = 0;
+    let ok = true;
+    for (const p of held) ok = this.#res.write(p);
+    return ok;
+  }
+
+  #checkThenWrite(controller: Controller, chunk: Buffer): void {
+    if (this.#checking) { (this.#queue ??= []).push(chunk); return; }
+    this.#checking = true;
+    controller.pause();
+    const next = (cancelled: boolean) => {
+      this.#checking = false;
+      if (this.#outcome !== null) return;
+      if (cancelled) { this.stopVia = 'chunk'; void this.stop('cancelled'); return; }
+      let ok = this.#write(chunk);
+      const queued = this.#queue;
+      this.#queue = null;
+      if (queued !== null) for (const c of queued) ok = this.#write(c);
+      if (ok) controller.resume();
+    };
+    // A failed check fails open: the chunk goes out (the hook counts the error).
+    this.#hooks.checkChunk!(this).then(next, () => next(false));
+  }
+
+  #onDrain = (): void => {
+    const c = this.#controller;
+    if (c !== null && c.paused && !this.#checking && this.#outcome === null) c.resume();
+  };
+
+  // ---- ending ----
+
+  /**
+   * Stops the exchange: aborts the upstream request (the AI service sees its client go away), writes the terminal
+   * event at an event boundary and ends the client's response cleanly. Resolves when the client's response is closed.
+   * Idempotent: a second stop gets the same promise.
+   */
+  stop(reason: StopReason): Promise<void> {
+    if (this.#outcome !== null) return this.#closed;
+    this.#outcome = reason;
+    this.#controller?.abort(new Error(`stopline: ${reason}`));
+    const res = this.#res;
+    const ref = this.ref;
+    if (res.destroyed || res.writableEnded) return this.#closed;
+    this.#queue = null;
+    // A held partial event is never delivered: the client sees whole events, then the terminal one. Only when an
+    // oversized event was already forwarded in part is the client inside an event, and then no terminal event is
+    // written into it.
+    const atBoundary = this.#held !== null || this.#framer === null || this.#framer.atBoundary;
+    this.#held = null;
+    const framing = this.#framer?.kind ?? (res.headersSent ? 'none' : kindForAccept(this.#req.headers.accept));
+    if (!res.headersSent) {
+      res.writeHead(200, {
+        'content-type': framing === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream',
+        'cache-control': 'no-cache',
+        ...this.#extraHeaders,
+      });
+    }
+    if (ref !== null && framing !== 'none' && atBoundary) {
+      res.write(terminalEvent(framing, ref.sessionId, ref.messageId, reason));
+    }
+    res.end();
+    const timer = setTimeout(() => res.destroy(), endGraceMs);
+    void this.#closed.then(() => clearTimeout(timer));
+    return this.#closed;
+  }
+
+  #onClientClose = (): void => {
+    this.#res.off('drain', this.#onDrain);
+    if (this.#outcome === null) {
+      // The client went away (before or during the stream): abort the upstream at once.
+      this.#outcome = 'client_disconnected';
+      this.#controller?.abort(new Error('stopline: client disconnected'));
+    }
+    // A candidate that ended before its response (cancelled, client gone, upstream failed) counts as a stream too.
+    if (this.ref !== null && !this.#forgotten) this.#hooks.streamEnded(this, this.#outcome);
+    this.#resolveClosed();
+  };
+}
+
+function isChunked(te: string | string[] | undefined): boolean {
+  if (te === undefined) return false;
+  return (Array.isArray(te) ? te.join(',') : te).toLowerCase().includes('chunked');
+}

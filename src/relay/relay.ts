@@ -1,0 +1,135 @@
+// The data plane's proxy: decides whether a request may become a tracked stream (stream route + session id),
+// forwards it through the upstream pool, and wires each exchange to the registry, the coordinator and the metrics.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Pool } from 'undici';
+import type { Coordinator } from '../cancel/coordinator.ts';
+import { isValidId, type StreamRef } from '../cancel/keys.ts';
+import { routeMatches, type Config } from '../config.ts';
+import { StoplineError } from '../errors.ts';
+import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
+import { upstreamRequestHeaders } from '../http/headers.ts';
+import { needsJson, readId } from '../http/ids.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
+import type { Registry } from '../streams/registry.ts';
+import { Exchange, type ExchangeHooks } from './exchange.ts';
+
+export interface RelayTracing {
+  /** Starts the stream's span; returns its traceparent ('' when tracing is off). */
+  streamStarted(x: Exchange): string;
+  streamEnded(x: Exchange, outcome: StreamOutcome): void;
+}
+
+export class Relay {
+  readonly #c: Config;
+  readonly #upstream: Pool;
+  readonly #registry: Registry<Exchange>;
+  readonly #coordinator: Coordinator;
+  readonly #m: Metrics;
+  readonly #log: Logger;
+  readonly #hooks: ExchangeHooks;
+  readonly #jsonIds: boolean;
+  readonly #upstreamHost: string;
+  /** Read on every new request: a cached flag, not a lookup (set once on SIGTERM). */
+  draining = false;
+
+  constructor(config: Config, upstream: Pool, registry: Registry<Exchange>, coordinator: Coordinator, metrics: Metrics, log: Logger) {
+    this.#c = config;
+    this.#upstream = upstream;
+    this.#registry = registry;
+    this.#coordinator = coordinator;
+    this.#m = metrics;
+    this.#log = log;
+    this.#jsonIds = needsJson(config.sessionIdFrom) || needsJson(config.messageIdFrom);
+    this.#upstreamHost = config.upstream.host;
+    this.#hooks = {
+      stats: metrics.relayStats,
+      firstByte: (s) => metrics.firstByte.observe(s),
+      streamStarted: () => {},
+      notAStream: (x) => {
+        if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
+        this.#coordinator.streamEnded(x as Exchange & { ref: StreamRef }, 'completed');
+      },
+      streamEnded: (x, outcome) => this.#ended(x as Exchange & { ref: StreamRef }, outcome),
+      ...(config.cancelMode === 'per-chunk' && config.redis.mode !== 'memory' ? { checkChunk: coordinator.checkChunk } : {}),
+    };
+  }
+
+  get stats(): { chunks: number; bytes: number } { return this.#hooks.stats; }
+
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (!routeMatches(this.#c.streamRoutes, method, path)) { this.#forward(req, res, null, undefined); return; }
+
+    let body: Buffer | undefined;
+    let json: unknown;
+    if (this.#jsonIds && hasBody(req) && isJson(req)) {
+      body = await readBody(req, this.#c.maxBodyBytes);
+      json = parseJson(body);
+    }
+    const params = query === '' ? null : new URLSearchParams(query);
+    const sessionId = readId(this.#c.sessionIdFrom, req.headers, params, json);
+    if (sessionId === undefined || !isValidId(sessionId)) { this.#forward(req, res, null, body); return; }
+    const messageId = readId(this.#c.messageIdFrom, req.headers, params, json) ?? randomUUID();
+    if (!isValidId(messageId)) { this.#forward(req, res, null, body); return; }
+
+    if (this.draining) throw new StoplineError('shutting_down', 'This replica is shutting down; retry on another');
+    if (this.#registry.size >= this.#c.maxStreams) throw new StoplineError('too_many_streams', `This replica already holds ${this.#c.maxStreams} streams`);
+    this.#forward(req, res, { sessionId, messageId }, body);
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined): void {
+    const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
+    const x = new Exchange(req, res, this.#hooks, ref, '', ids);
+    if (ref !== null) {
+      const existing = this.#registry.add(x as Exchange & { ref: StreamRef });
+      if (existing !== undefined) {
+        const msg = JSON.stringify({ error: 'duplicate_stream', message: `A stream with session "${ref.sessionId}" and message "${ref.messageId}" is already live` });
+        res.writeHead(409, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(msg) }).end(msg);
+        return;
+      }
+      this.#m.streamsActive.inc();
+      this.#coordinator.streamStarted(x as Exchange & { ref: StreamRef });
+    }
+    const headers = upstreamRequestHeaders(req, this.#upstreamHost, ids);
+    if (body !== undefined) { headers['content-length'] = String(body.length); delete headers['transfer-encoding']; }
+    const method = req.method ?? 'GET';
+    const streamBody = body === undefined && hasBody(req);
+    this.#upstream.dispatch({
+      path: req.url ?? '/',
+      method,
+      headers,
+      body: body ?? (streamBody ? req : null),
+    }, x);
+  }
+
+  #ended(x: Exchange & { ref: StreamRef }, outcome: StreamOutcome): void {
+    if (this.#registry.remove(x)) this.#m.streamsActive.dec();
+    this.#m.streamsTotal.inc({ outcome });
+    this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
+    this.#coordinator.streamEnded(x, outcome);
+    if (outcome === 'cancelled' && this.#c.upstreamCancelPath !== undefined) this.#upstreamCancel(x.ref);
+  }
+
+  /** Lets the AI service run its own clean-up: its existing cancel path, called on the owner replica. */
+  #upstreamCancel(ref: StreamRef): void {
+    const body = JSON.stringify({ session_id: ref.sessionId, message_id: ref.messageId });
+    this.#upstream.request({
+      path: this.#c.upstreamCancelPath!,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId },
+      body,
+      headersTimeout: 5_000,
+      bodyTimeout: 5_000,
+    }).then(
+      (r) => r.body.dump(),
+      (err: unknown) => this.#log.warn('upstream cancel path failed', { err, path: this.#c.upstreamCancelPath }),
+    );
+  }
+
+  /** Drain's last step: stop what is still live, with the terminal event. */
+  stopAll(): Promise<void>[] {
+    return [...this.#registry.all()].map((x) => x.stop('shutdown'));
+  }
+}

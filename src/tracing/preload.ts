@@ -1,0 +1,12 @@
+// Loaded with `node --import` before anything it instruments. Tracing is off unless an OTEL_* variable asks for it
+// (an exporter endpoint, or OTEL_TRACES_EXPORTER other than "none"); when off, nothing is loaded at all.
+const env = process.env;
+const wanted = env.OTEL_SDK_DISABLED !== 'true' && (
+  env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
+  env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined ||
+  (env.OTEL_TRACES_EXPORTER !== undefined && env.OTEL_TRACES_EXPORTER !== 'none')
+);
+if (wanted) {
+  const { startTracing } = await import('./sdk.ts');
+  startTracing();
+}

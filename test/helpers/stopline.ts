@@ -1,0 +1,38 @@
+// stopline replicas for tests: in-process (createApp on port 0) or as a real process (the built entry point).
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+
+export interface Replica {
+  readonly app: App;
+  readonly url: string;
+  readonly adminUrl: string;
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startReplica(env: Record<string, string>): Promise<Replica> {
+  const config = loadConfig({ STOPLINE_LISTEN: '127.0.0.1:0', STOPLINE_ADMIN_LISTEN: '127.0.0.1:0', STOPLINE_LOG_LEVEL: 'silent', ...env });
+  const app = createApp(config, createLogger(process.env.STOPLINE_TEST_LOG === '1' ? 'debug' : config.logLevel, { node: config.nodeId }));
+  const { port, adminPort } = await app.start();
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    adminUrl,
+    metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
+    close: () => app.close(),
+  };
+}
+
+/** The value of one sample in Prometheus text, e.g. metric(text, 'stopline_streams_total', {outcome: 'cancelled'}). */
+export function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (.+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
+  }
+  return 0;
+}

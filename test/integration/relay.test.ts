@@ -1,0 +1,188 @@
+// The proxy and the relay: requests pass through intact, streams are relayed chunk by chunk and byte for byte, and
+// every way an exchange can go wrong ends the right way. Single-node mode (no Redis): the relay does not need it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { postJson, sseEvents, stream } from '../helpers/client.ts';
+import { freePort } from '../helpers/net.ts';
+
+let up: Upstream;
+let sl: Replica;
+before(async () => {
+  up = await startUpstream();
+  sl = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_NODE_ID: 'solo' });
+});
+after(async () => {
+  await sl.close();
+  await up.close();
+});
+
+test('a plain request is proxied untouched: method, path, query, headers and body, with x-forwarded-* set', async () => {
+  // node:http rather than fetch: fetch will not send a Connection header of our choosing.
+  const { request } = await import('node:http');
+  const req = request(`${sl.url}/json?x=1&y=2`, { method: 'PUT', headers: { 'content-type': 'application/json', 'x-custom': 'v', connection: 'keep-alive, x-hop', 'x-hop': 'drop me' } });
+  req.end('{"hello":"world"}');
+  const [res] = await once(req, 'response') as [import('node:http').IncomingMessage];
+  let text = '';
+  for await (const c of res) text += c;
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['x-upstream'], 'yes');
+  const json = JSON.parse(text) as { echo: string; path: string };
+  assert.equal(json.echo, '{"hello":"world"}');
+  assert.equal(json.path, '/json?x=1&y=2');
+  const rec = up.records.at(-1)!;
+  assert.equal(rec.method, 'PUT');
+  assert.equal(rec.headers['x-custom'], 'v');
+  assert.equal(rec.headers['x-hop'], undefined, 'a header named in Connection is hop-by-hop');
+  assert.equal(rec.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(rec.headers['x-forwarded-proto'], 'http');
+  assert.ok(rec.headers['x-forwarded-host']);
+  assert.equal(rec.headers['x-session-id'], undefined, 'no session id: not tracked, nothing added');
+});
+
+test('a 2,000-chunk stream that is not cancelled arrives byte for byte as the upstream sent it', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=2000&interval=0`, { body: JSON.stringify({ session_id: 'big', message_id: 'm-big' }) });
+  const r = await s.result;
+  const rec = await up.request('m-big');
+  await rec.done;
+  assert.equal(r.complete, true);
+  assert.equal(rec.produced, 2000);
+  assert.equal(r.text, rec.sent);
+  assert.equal(r.headers['x-session-id'], 'big');
+  assert.equal(r.headers['x-message-id'], 'm-big');
+  assert.equal(rec.headers['x-session-id'], 'big', 'the upstream request carries the ids too');
+  assert.equal(metric(await sl.metrics(), 'stopline_streams_total', { outcome: 'completed' }) >= 1, true);
+});
+
+test('events split across chunks still arrive whole and in order', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=40&interval=0&split=true`, { headers: { 'x-session-id': 'split' } });
+  const r = await s.result;
+  const rec = up.records.find((x) => x.headers['x-session-id'] === 'split')!;
+  assert.equal(r.text, rec.sent);
+});
+
+test('a message id is made when the client sends none, and returned', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=3&interval=0&session_id=q1`);
+  const r = await s.result;
+  assert.equal(r.headers['x-session-id'], 'q1');
+  assert.match(String(r.headers['x-message-id']), /^[0-9a-f-]{36}$/);
+});
+
+test('NDJSON and plain chunked streams are tracked and relayed intact', async () => {
+  for (const format of ['ndjson', 'plain']) {
+    const s = stream(`${sl.url}/api/chat/stream?chunks=30&interval=0&format=${format}`, { body: JSON.stringify({ session_id: `f-${format}` }) });
+    const r = await s.result;
+    const rec = up.records.find((x) => x.headers['x-session-id'] === `f-${format}`)!;
+    assert.equal(r.text, rec.sent, format);
+    assert.equal(r.headers['x-session-id'], `f-${format}`);
+  }
+});
+
+test('cancel on the owner (single node) stops an NDJSON stream with one terminal line', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=1000&interval=5&format=ndjson`, { body: JSON.stringify({ session_id: 'nd', message_id: 'nd1' }) });
+  await s.waitFor((t) => t.includes('word2 '));
+  const c = await postJson(`${sl.url}/stopline/v1/cancel`, { session_id: 'nd', message_id: 'nd1' });
+  assert.equal(c.status, 200);
+  assert.equal(c.json.outcome, 'stopped');
+  assert.equal(c.json.path, 'local');
+  const r = await s.result;
+  assert.equal(r.complete, true);
+  const lines = r.text.trimEnd().split('\n');
+  assert.deepEqual(JSON.parse(lines.at(-1)!), { stopline: 'cancelled', session_id: 'nd', message_id: 'nd1', reason: 'cancelled' });
+  for (const l of lines) JSON.parse(l); // every line whole
+  const rec = await up.request('nd1');
+  await rec.done;
+  assert.equal(rec.aborted, true);
+});
+
+test('a plain chunked stream that is cancelled simply ends', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=1000&interval=5&format=plain`, { body: JSON.stringify({ session_id: 'pl', message_id: 'pl1' }) });
+  await s.waitFor((t) => t.includes('word2 '));
+  const c = await postJson(`${sl.url}/stopline/v1/cancel`, { session_id: 'pl', message_id: 'pl1' });
+  assert.equal(c.json.outcome, 'stopped');
+  const r = await s.result;
+  assert.equal(r.complete, true);
+  assert.doesNotMatch(r.text, /stopline/);
+});
+
+test('a client that goes away mid-stream aborts the upstream at once', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=1000&interval=5`, { body: JSON.stringify({ session_id: 'gone', message_id: 'g1' }) });
+  await s.waitFor((t) => t.includes('word2 '));
+  const rec = await up.request('g1');
+  s.destroy();
+  await rec.done;
+  assert.equal(rec.aborted, true);
+  assert.ok(rec.produced < 1000);
+});
+
+test('a client that goes away while waiting for the first byte aborts the upstream', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=5&firstByteDelay=60000`, { body: JSON.stringify({ session_id: 'ttfb', message_id: 't1' }) });
+  const rec = await up.request('t1');
+  s.destroy();
+  await rec.done;
+  assert.equal(rec.aborted, true);
+  assert.equal(rec.produced, 0);
+});
+
+test('upstream down: 502 with a JSON error', async () => {
+  const port = await freePort();
+  const other = await startReplica({ STOPLINE_UPSTREAM: `http://127.0.0.1:${port}` });
+  try {
+    const res = await fetch(`${other.url}/anything`);
+    assert.equal(res.status, 502);
+    assert.deepEqual(await res.json(), { error: 'upstream_unreachable', message: 'Upstream is unreachable' });
+    const ready = await fetch(`${other.adminUrl}/readyz`);
+    assert.equal(ready.status, 503, 'unready while the upstream is unreachable');
+  } finally {
+    await other.close();
+  }
+});
+
+test('upstream too slow to answer: 504', async () => {
+  const other = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_UPSTREAM_HEADERS_TIMEOUT_MS: '200' });
+  try {
+    const res = await fetch(`${other.url}/api/chat/stream?firstByteDelay=5000`, { method: 'POST' });
+    assert.equal(res.status, 504);
+    assert.equal((await res.json() as { error: string }).error, 'upstream_timeout');
+  } finally {
+    await other.close();
+  }
+});
+
+test('upstream reset mid-stream: the client sees a truncated response, not a clean end', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=100&interval=1&resetAfter=10`, { body: JSON.stringify({ session_id: 'rst', message_id: 'r1' }) });
+  const r = await s.result;
+  assert.equal(r.complete, false);
+  assert.ok(metric(await sl.metrics(), 'stopline_streams_total', { outcome: 'upstream_error' }) >= 1);
+});
+
+test('stopline paths are never proxied; a wrong method gets 405', async () => {
+  const res = await fetch(`${sl.url}/stopline/v1/cancel`);
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get('allow'), 'POST');
+  const res2 = await fetch(`${sl.url}/stopline/other`);
+  assert.equal(res2.status, 404);
+  const before = up.records.length;
+  assert.equal(up.records.length, before);
+});
+
+test('malformed cancels get 400 with a clear message', async () => {
+  for (const body of ['not json', '[]', '{"session_id": 5}', '{"session_id": "a b"}', '{"session_id":"ok","message_id":"{x}"}', '{}']) {
+    const r = await postJson(`${sl.url}/stopline/v1/cancel`, body);
+    assert.equal(r.status, 400, body);
+    assert.equal(r.json.error, 'bad_request');
+  }
+});
+
+test('admin port: healthz, readyz and metrics', async () => {
+  assert.equal((await fetch(`${sl.adminUrl}/healthz`)).status, 200);
+  assert.equal((await fetch(`${sl.adminUrl}/readyz`)).status, 200);
+  const text = await sl.metrics();
+  for (const name of ['stopline_streams_active', 'stopline_streams_total', 'stopline_stream_duration_seconds_bucket', 'stopline_stream_chunks_total', 'stopline_stream_bytes_total', 'stopline_upstream_first_byte_seconds_bucket', 'stopline_cancel_requests_total', 'stopline_cancel_to_stop_seconds_bucket', 'nodejs_eventloop_lag_p99_seconds', 'stopline_build_info']) {
+    assert.match(text, new RegExp(`^${name}`, 'm'), name);
+  }
+  assert.ok(metric(text, 'stopline_stream_chunks_total') > 0);
+  assert.ok(metric(text, 'stopline_stream_bytes_total') >= up.records.find((r) => r.headers['x-message-id'] === 'm-big')!.sent.length);
+});

@@ -1,0 +1,87 @@
+// Starts a real Prometheus server (Debian package `prometheus`) with no scrape targets, for checking that
+// queries parse and type-check. The caller stops it.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface Prometheus {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port from the OS');
+  return address.port;
+}
+
+const readyTries = 300;
+const readyPollMs = 100;
+
+export async function startPrometheus(binary = 'prometheus'): Promise<Prometheus> {
+  const dir = await mkdtemp(join(tmpdir(), 'stopline-prometheus-'));
+  const config = join(dir, 'prometheus.yml');
+  await writeFile(config, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(binary, [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => { log = (log + chunk).slice(-4000); });
+  const exited = once(child, 'exit');
+  let running = true;
+  void exited.then(() => { running = false; }, () => { running = false; });
+
+  const stop = async () => {
+    if (running) {
+      child.kill('SIGTERM');
+      await exited.catch(() => undefined);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await once(child, 'spawn');
+    for (let tries = 0; ; tries++) {
+      if (!running) throw new Error(`prometheus exited before it was ready:\n${log}`);
+      if (tries === readyTries) throw new Error(`prometheus not ready after ${readyTries} tries:\n${log}`);
+      const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+      if (ready) break;
+      await delay(readyPollMs);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
+}
+
+export interface QueryResult {
+  httpStatus: number;
+  status: string;
+  error?: string;
+}
+
+/** Runs an instant query; `status` is "success" when Prometheus accepted the expression. */
+export async function query(prometheus: Prometheus, expr: string): Promise<QueryResult> {
+  const res = await fetch(`${prometheus.url}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query: expr }).toString(),
+  });
+  const body = (await res.json()) as { status: string; error?: string };
+  return { httpStatus: res.status, status: body.status, ...(body.error === undefined ? {} : { error: body.error }) };
+}
