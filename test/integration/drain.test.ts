@@ -1,0 +1,54 @@
+// SIGTERM on a real process (the built entry point, as the image runs it): readiness goes 503, new streams are
+// refused, a live stream that outlasts the drain timeout is stopped with the terminal event, and the process
+// exits 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { startUpstream } from '../helpers/upstream.ts';
+import { freePort, until } from '../helpers/net.ts';
+import { sseEvents, stream } from '../helpers/client.ts';
+
+test('drain on SIGTERM: unready, refuse new streams, stop what outlives the deadline, exit 0', async () => {
+  assert.ok(existsSync('dist/main.js'), 'dist/ is missing: run npm run build first');
+  const up = await startUpstream();
+  const port = await freePort();
+  const adminPort = await freePort();
+  const p = spawn(process.execPath, ['--import', './dist/tracing/preload.js', 'dist/main.js'], {
+    env: { ...process.env, STOPLINE_LISTEN: `127.0.0.1:${port}`, STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '1', STOPLINE_NODE_ID: 'drainer' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logs = '';
+  p.stdout.on('data', (d: Buffer) => { logs += d; });
+  p.stderr.on('data', (d: Buffer) => { logs += d; });
+  try {
+    await until('stopline listening', async () => (await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => null))?.status === 200);
+    const quick = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=20&interval=50`, { body: JSON.stringify({ session_id: 'd', message_id: 'quick' }) });
+    const long = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=100000&interval=10`, { body: JSON.stringify({ session_id: 'd', message_id: 'long' }) });
+    await quick.waitFor((t) => t.includes('word1 '));
+    await long.waitFor((t) => t.includes('word1 '));
+    p.kill('SIGTERM');
+    await until('unready', async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => null))?.status === 503);
+    // A new stream now: the listener is closed (connection refused), or a kept-alive connection gets 503.
+    const late = await fetch(`http://127.0.0.1:${port}/api/chat/stream?chunks=5`, { method: 'POST', headers: { 'x-session-id': 'd', 'x-message-id': 'late' } }).then((r) => r.status, () => 'refused');
+    assert.ok(late === 'refused' || late === 503, `late stream got ${late}`);
+    assert.equal(up.records.some((r) => r.headers['x-message-id'] === 'late'), false);
+    const q = await quick.result;
+    assert.equal(q.complete, true);
+    assert.equal(sseEvents(q.text).filter((e) => e.event === 'token').length, 20, 'a stream that ends within the drain time ends normally');
+    const l = await long.result;
+    const last = sseEvents(l.text).at(-1)!;
+    assert.equal(last.event, 'stopline.cancelled');
+    assert.equal(JSON.parse(last.data).reason, 'shutdown');
+    const rec = await up.request('long');
+    await rec.done;
+    assert.equal(rec.aborted, true);
+    const [code] = await once(p, 'exit');
+    assert.equal(code, 0, logs);
+    assert.match(logs, /"msg":"draining"/);
+  } finally {
+    if (p.exitCode === null) p.kill('SIGKILL');
+    await up.close();
+  }
+});

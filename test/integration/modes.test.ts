@@ -1,0 +1,123 @@
+// The other cancel modes: `poll` (no Pub/Sub at all: the batched poll delivers the cancel and the canceller reads
+// the done marker) and `per-chunk` (the old design: one Redis check per chunk), and single-node mode (no Redis).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startRedis, commandStats, type RedisServer } from '../helpers/redis.ts';
+import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { postJson, sseEvents, stream } from '../helpers/client.ts';
+
+let up: Upstream;
+let redis: RedisServer;
+before(async () => {
+  up = await startUpstream();
+  redis = await startRedis();
+});
+after(async () => {
+  await redis.stop();
+  await up.close();
+});
+
+const body = (session_id: string, message_id: string) => JSON.stringify({ session_id, message_id });
+
+async function pair(mode: string, prefix: string): Promise<[Replica, Replica]> {
+  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_CANCEL_MODE: mode, STOPLINE_POLL_INTERVAL_MS: '100', STOPLINE_REDIS_PREFIX: prefix, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
+  return [await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-a` }), await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-b` })];
+}
+
+describe('poll mode', () => {
+  test('a cross-replica cancel is delivered by the batched poll, with Pub/Sub unused', async () => {
+    const [a, b] = await pair('poll', 'pollmode:');
+    try {
+      const r0 = redis.client();
+      const before = await commandStats(r0);
+      const s = stream(`${a.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('pm', 'pm1') });
+      await s.waitFor((t) => t.includes('word2 '));
+      const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'pm', message_id: 'pm1' });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.outcome, 'stopped');
+      assert.equal(r.json.path, 'poll');
+      assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+      const afterStats = await commandStats(r0);
+      for (const cmd of ['publish', 'subscribe']) assert.equal((afterStats.get(cmd) ?? 0) - (before.get(cmd) ?? 0), 0, `${cmd} used in poll mode`);
+      assert.ok(metric(await a.metrics(), 'stopline_cancel_checks_total', { source: 'poll', result: 'cancel' }) >= 1);
+      assert.doesNotMatch(await a.metrics(), /stopline_redis_subscriber_up/);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('per-chunk mode', () => {
+  test('every chunk costs a Redis check, and a cross-replica cancel stops the stream', async () => {
+    const [a, b] = await pair('per-chunk', 'chunkmode:');
+    try {
+      const r0 = redis.client();
+      const before = await commandStats(r0);
+      const done = stream(`${a.url}/api/chat/stream?chunks=50&interval=1`, { body: body('pc', 'pc0') });
+      await done.result;
+      const mid = await commandStats(r0);
+      const checks = (mid.get('exists') ?? 0) - (before.get('exists') ?? 0);
+      assert.ok(checks >= 25, `one EXISTS per relayed chunk (chunks may coalesce): ${checks}`);
+      const s = stream(`${a.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('pc', 'pc1') });
+      await s.waitFor((t) => t.includes('word2 '));
+      const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'pc', message_id: 'pc1' });
+      assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+      assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+      assert.ok(metric(await a.metrics(), 'stopline_cancel_checks_total', { source: 'chunk', result: 'cancel' }) >= 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('single-node mode', () => {
+  test('no Redis: cancel works locally, session-wide too, and pending cancels stop a later stream', async () => {
+    const solo = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_NODE_ID: 'solo' });
+    try {
+      const s1 = stream(`${solo.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('sn', 'a') });
+      const s2 = stream(`${solo.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('sn', 'b') });
+      await s1.waitFor((t) => t.includes('word1 '));
+      await s2.waitFor((t) => t.includes('word1 '));
+      const r = await postJson(`${solo.url}/stopline/v1/cancel`, { session_id: 'sn' });
+      assert.equal(r.json.outcome, 'stopped');
+      assert.deepEqual([...r.json.message_ids].sort(), ['a', 'b']);
+      for (const s of [s1, s2]) assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+      assert.equal((await postJson(`${solo.url}/stopline/v1/cancel`, { session_id: 'sn', message_id: 'a' })).json.outcome, 'already_completed');
+      const p = await postJson(`${solo.url}/stopline/v1/cancel`, { session_id: 'sn', message_id: 'c' });
+      assert.equal(p.status, 202);
+      assert.equal(p.json.outcome, 'pending');
+      const s3 = stream(`${solo.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('sn', 'c') });
+      assert.equal(sseEvents((await s3.result).text).at(-1)!.event, 'stopline.cancelled');
+      const m = await solo.metrics();
+      assert.doesNotMatch(m, /^stopline_redis_up/m, 'no Redis, no Redis gauge');
+    } finally {
+      await solo.close();
+    }
+  });
+});
+
+describe('upstream cancel path', () => {
+  test('the owner calls the AI service\'s own cancel path after aborting', async () => {
+    const [a, b] = await pair('push', 'cancelpath:');
+    await a.close();
+    const owner = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_PREFIX: 'cancelpath:', STOPLINE_NODE_ID: 'owner', STOPLINE_UPSTREAM_CANCEL_PATH: '/api/chat/cancel', STOPLINE_REDIS_TIMEOUT_MS: '1000' });
+    try {
+      const s = stream(`${owner.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('cp', 'cp1') });
+      await s.waitFor((t) => t.includes('word1 '));
+      const calls = up.cancelCalls.length;
+      const called = new Promise<void>((r) => up.events.once('cancel-call', () => r()));
+      const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cp', message_id: 'cp1' });
+      assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+      await called;
+      const call = up.cancelCalls[calls]!;
+      assert.deepEqual(JSON.parse(call.body), { session_id: 'cp', message_id: 'cp1' });
+      assert.equal(call.headers['x-session-id'], 'cp');
+    } finally {
+      await owner.close();
+      await b.close();
+    }
+  });
+});
