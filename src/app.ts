@@ -6,6 +6,7 @@ import { Coordinator } from './cancel/coordinator.ts';
 import { createKeys } from './cancel/keys.ts';
 import { Listener } from './cancel/listener.ts';
 import { MemoryStore } from './cancel/memory-store.ts';
+import { PeerClient, peerEndpoint } from './cancel/peers.ts';
 import { RedisClient } from './cancel/redis-client.ts';
 import { RedisStore } from './cancel/redis-store.ts';
 import type { CancelStore } from './cancel/store.ts';
@@ -42,6 +43,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
     store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push');
   }
   const coordinator = new Coordinator(config, store, registry, metrics, log);
+  coordinator.peers = new PeerClient(config, log);
   const listener = redis !== null && config.cancelMode === 'push'
     ? new Listener(redis.subscriber(config), redis, keys, config.nodeId, {
       wake: (ref) => coordinator.onWake(ref),
@@ -58,7 +60,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   const relay = new Relay(config, upstream, registry, coordinator, metrics, log);
   const state = { draining: false };
   const server = createDataServer(config, relay, coordinator, metrics, log);
-  const admin = createAdminServer(config, metrics, state, log);
+  const admin = createAdminServer(config, metrics, state, log, { handle: peerEndpoint(config, coordinator) });
   let closed = false;
 
   const listen = async (s: typeof server, host: string, port: number): Promise<number> => {

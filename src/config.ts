@@ -217,6 +217,7 @@ export function loadConfig(env: Env): Config {
   }
   const peerSecret = opt('STOPLINE_PEER_SECRET');
   if (peerSecret !== undefined && peerSecret.length < 16) bad('STOPLINE_PEER_SECRET', '<redacted>', 'expected at least 16 characters');
+  if (peers.kind !== 'none' && peerSecret === undefined) problems.push('Invalid STOPLINE_PEER_SECRET="": required with STOPLINE_PEERS (peer endpoints are never open)');
 
   const config: Config = {
     listen,

@@ -153,6 +153,9 @@ export class Coordinator {
     try {
       const streams: (LiveStream & { ref: StreamRef })[] = [];
       for (const s of this.#registry.all()) if (s.ref !== null && !this.#unregistered.has(s)) streams.push(s as LiveStream & { ref: StreamRef });
+      // With no stream to poll, the same tick checks that Redis still answers, so the breaker and
+      // stopline_redis_up tell the truth on an idle replica too.
+      if (streams.length === 0) { await this.#store.ping(); return; }
       const { cancelled, missing } = await this.#store.poll(streams.map((s) => s.ref));
       if (streams.length > 0) {
         this.#m.cancelChecks.inc({ source: 'poll', result: 'clear' }, streams.length - cancelled.length);
@@ -165,7 +168,7 @@ export class Coordinator {
       // Registrations Redis lost (restarted empty, evicted): write them again.
       for (const i of missing) { const s = streams[i]; if (s !== undefined && !cancelled.includes(i)) this.streamStarted(s); }
     } catch {
-      this.#m.cancelChecks.inc({ source: 'poll', result: 'error' });
+      if (this.#registry.size > 0) this.#m.cancelChecks.inc({ source: 'poll', result: 'error' });
     } finally {
       this.#polling = false;
     }

@@ -100,6 +100,10 @@ export class MemoryStore implements CancelStore {
     return { cancelled, missing };
   }
 
+  async ping(): Promise<void> {
+    this.#sweep();
+  }
+
   async outcome(ref: StreamRef): Promise<string | null> {
     return this.#get(this.#done, key(ref)) ?? null;
   }

@@ -72,14 +72,17 @@ export class RedisClient {
         // Each entry into fallback is counted once, with the reason that matters to an operator.
         if (!closed && !this.#closed) { metrics.fallbacks.inc({ reason: 'redis_unavailable' }); log.warn('redis unusable: streaming goes on, cancels fall back'); }
         this.#updateUp();
+        // Closed again (a probe succeeded, or the connection is back): write what was held meanwhile.
+        if (closed && !this.#closed) { log.info('redis usable again'); this.onReady(); }
       },
     });
     this.command = connect(config.redis, false);
     this.command.on('ready', () => {
-      this.breaker.success();
-      this.#updateUp();
       this.#log.info('redis connected', { mode: config.redis.mode });
-      this.onReady();
+      const wasClosed = this.breaker.closed;
+      this.breaker.success(); // from open: onChange runs the recovery
+      this.#updateUp();
+      if (wasClosed) this.onReady();
     });
     this.command.on('close', () => { this.breaker.trip(); this.#updateUp(); });
     this.command.on('error', (err: Error) => this.#log.debug('redis connection error', { err }));

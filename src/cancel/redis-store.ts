@@ -102,7 +102,11 @@ export class RedisStore implements CancelStore {
     }, 1_000);
   }
 
+  async ping(): Promise<void> {
+    await this.#client.call('ping', (c) => c.ping());
+  }
+
   outcome(ref: StreamRef): Promise<string | null> {
-    return this.#client.call('get', (c) => c.get(this.#keys.done(ref)));
+    return this.#client.call('confirm', (c) => c.get(this.#keys.done(ref)));
   }
 }

@@ -38,6 +38,8 @@ export interface CancelStore {
   check(ref: StreamRef): Promise<boolean>;
   /** The batched safety poll: refreshes TTLs of all given live streams and says which are cancelled or lost. */
   poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }>;
+  /** Is the store there? (One PING for Redis.) */
+  ping(): Promise<void>;
   /** The done marker's outcome, or null while the stream is live or unknown. */
   outcome(ref: StreamRef): Promise<string | null>;
 }

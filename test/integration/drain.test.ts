@@ -16,7 +16,7 @@ test('drain on SIGTERM: unready, refuse new streams, stop what outlives the dead
   const port = await freePort();
   const adminPort = await freePort();
   const p = spawn(process.execPath, ['--import', './dist/tracing/preload.js', 'dist/main.js'], {
-    env: { ...process.env, STOPLINE_LISTEN: `127.0.0.1:${port}`, STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '1', STOPLINE_NODE_ID: 'drainer' },
+    env: { ...process.env, STOPLINE_LISTEN: `127.0.0.1:${port}`, STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '5', STOPLINE_NODE_ID: 'drainer' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logs = '';
@@ -24,7 +24,7 @@ test('drain on SIGTERM: unready, refuse new streams, stop what outlives the dead
   p.stderr.on('data', (d: Buffer) => { logs += d; });
   try {
     await until('stopline listening', async () => (await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => null))?.status === 200);
-    const quick = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=20&interval=50`, { body: JSON.stringify({ session_id: 'd', message_id: 'quick' }) });
+    const quick = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=10&interval=10`, { body: JSON.stringify({ session_id: 'd', message_id: 'quick' }) });
     const long = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=100000&interval=10`, { body: JSON.stringify({ session_id: 'd', message_id: 'long' }) });
     await quick.waitFor((t) => t.includes('word1 '));
     await long.waitFor((t) => t.includes('word1 '));
@@ -36,7 +36,7 @@ test('drain on SIGTERM: unready, refuse new streams, stop what outlives the dead
     assert.equal(up.records.some((r) => r.headers['x-message-id'] === 'late'), false);
     const q = await quick.result;
     assert.equal(q.complete, true);
-    assert.equal(sseEvents(q.text).filter((e) => e.event === 'token').length, 20, 'a stream that ends within the drain time ends normally');
+    assert.equal(sseEvents(q.text).filter((e) => e.event === 'token').length, 10, 'a stream that ends within the drain time ends normally');
     const l = await long.result;
     const last = sseEvents(l.text).at(-1)!;
     assert.equal(last.event, 'stopline.cancelled');
