@@ -35,7 +35,8 @@ function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: bo
     case 'standalone':
       return new Redis(redis.url, opts);
     case 'sentinel':
-      return new Redis({ ...opts, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: retryStrategy, enableTLSForSentinelMode: redis.tls });
+      // failoverDetector: follow +switch-master from the sentinels at once, not at the next failed command.
+      return new Redis({ ...opts, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: retryStrategy, enableTLSForSentinelMode: redis.tls, failoverDetector: true });
     case 'cluster': {
       const { lazyConnect: _l, enableOfflineQueue: _q, retryStrategy: _r, ...nodeOptions } = opts;
       return new Cluster(redis.nodes.map(hp), {

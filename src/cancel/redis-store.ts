@@ -2,6 +2,8 @@
 // file name), loaded once with defineCommand (EVALSHA, with the NOSCRIPT fallback ioredis does for us). In push
 // mode the scripts also publish: `cancel` wakes the owner on its node channel, `finish` confirms to the waiters.
 import { readFileSync } from 'node:fs';
+import keySlot from 'cluster-key-slot';
+import { Cluster } from 'ioredis';
 import type { Keys, StreamRef } from './keys.ts';
 import type { Connection, RedisClient } from './redis-client.ts';
 import type { ActiveStream, CancelDecision, CancelStore, FinishOutcome } from './store.ts';
@@ -26,6 +28,17 @@ export function defineScripts(c: Connection): void {
 }
 
 const scripts = (c: Connection) => c as unknown as Scripts;
+
+/** Indexes of `refs` grouped by the hash slot of their session (the {session id} tag). */
+function bySlot(refs: readonly StreamRef[]): number[][] {
+  const groups = new Map<number, number[]>();
+  refs.forEach((ref, i) => {
+    const slot = keySlot(ref.sessionId);
+    const g = groups.get(slot);
+    if (g === undefined) groups.set(slot, [i]); else g.push(i);
+  });
+  return [...groups.values()];
+}
 
 function parseLive(messageId: string, value: string): ActiveStream {
   const tab = value.indexOf('\t');
@@ -91,15 +104,21 @@ export class RedisStore implements CancelStore {
     return this.#client.call('check', async (c) => (await c.exists(this.#keys.flag(ref))) === 1);
   }
 
-  poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }> {
-    if (refs.length === 0) return Promise.resolve({ cancelled: [], missing: [] });
-    const keys: string[] = [];
-    for (const ref of refs) keys.push(this.#keys.live(ref), this.#keys.sessionSet(ref.sessionId), this.#keys.flag(ref));
-    // The poll is off every request path; it may take longer than a request-path call, but never more than a second.
-    return this.#client.call('poll', async (c) => {
-      const [cancelled, missing] = await scripts(c).slPoll(keys.length, ...keys, this.#ttl);
-      return { cancelled, missing };
-    }, 1_000);
+  async poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }> {
+    if (refs.length === 0) return { cancelled: [], missing: [] };
+    // Standalone and Sentinel: ONE script call for every live stream of this replica. Cluster: a script may only
+    // touch one hash slot, so one call per slot in use (a session's keys share one), all sent at once.
+    const groups = this.#client.command instanceof Cluster ? bySlot(refs) : [refs.map((_, i) => i)];
+    const out = { cancelled: [] as number[], missing: [] as number[] };
+    await Promise.all(groups.map(async (indexes) => {
+      const keys: string[] = [];
+      for (const i of indexes) { const ref = refs[i]!; keys.push(this.#keys.live(ref), this.#keys.sessionSet(ref.sessionId), this.#keys.flag(ref)); }
+      // The poll is off every request path; it may take longer than a request-path call, but never over a second.
+      const [cancelled, missing] = await this.#client.call('poll', (c) => scripts(c).slPoll(keys.length, ...keys, this.#ttl), 1_000);
+      for (const j of cancelled) out.cancelled.push(indexes[j]!);
+      for (const j of missing) out.missing.push(indexes[j]!);
+    }));
+    return out;
   }
 
   async ping(): Promise<void> {

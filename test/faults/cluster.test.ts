@@ -1,0 +1,91 @@
+// Redis Cluster mode on three real cluster nodes: a session's keys share one slot (hash tags), so each Lua step is
+// atomic; the batched poll splits by slot; cancel works across replicas, and keeps working when a session's slot
+// is moved to another node under a live stream.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import keySlot from 'cluster-key-slot';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startCluster, type RedisCluster } from '../helpers/topologies.ts';
+import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { postJson, sseEvents, stream } from '../helpers/client.ts';
+import { until } from '../helpers/net.ts';
+
+let up: Upstream;
+let cluster: RedisCluster;
+let a: Replica;
+let b: Replica;
+let pa: Replica;
+let pb: Replica;
+before(async () => {
+  up = await startUpstream();
+  cluster = await startCluster();
+  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_CLUSTER_NODES: cluster.nodes, STOPLINE_POLL_INTERVAL_MS: '200', STOPLINE_REDIS_TIMEOUT_MS: '1000' };
+  a = await startReplica({ ...env, STOPLINE_NODE_ID: 'ca' });
+  b = await startReplica({ ...env, STOPLINE_NODE_ID: 'cb' });
+  pa = await startReplica({ ...env, STOPLINE_NODE_ID: 'pa', STOPLINE_CANCEL_MODE: 'poll', STOPLINE_REDIS_PREFIX: 'pollc:' });
+  pb = await startReplica({ ...env, STOPLINE_NODE_ID: 'pb', STOPLINE_CANCEL_MODE: 'poll', STOPLINE_REDIS_PREFIX: 'pollc:' });
+  for (const r of [a, b]) await until('subscribed', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1, 800, 25);
+});
+after(async () => {
+  await Promise.all([a, b, pa, pb].map((r) => r.close()));
+  await cluster.stop();
+  await up.close();
+});
+
+const open = (r: Replica, session: string, message: string) => stream(`${r.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: session, message_id: message }) });
+
+test('cross-replica cancel, pending and session-wide cancel on a cluster', async () => {
+  const s = open(a, 'cl1', 'm1');
+  await s.waitFor((t) => t.includes('word1 '));
+  const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cl1', message_id: 'm1' });
+  assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+  assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+
+  assert.equal((await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cl2', message_id: 'm' })).json.outcome, 'pending');
+  const p = open(a, 'cl2', 'm');
+  assert.equal(sseEvents((await p.result).text).at(-1)!.event, 'stopline.cancelled');
+
+  const x = open(a, 'cl3', 'x');
+  const y = open(b, 'cl3', 'y');
+  await x.waitFor((t) => t.includes('word1 '));
+  await y.waitFor((t) => t.includes('word1 '));
+  const all = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cl3' });
+  assert.equal(all.json.outcome, 'stopped', JSON.stringify(all.json));
+  for (const s2 of [x, y]) assert.equal(sseEvents((await s2.result).text).at(-1)!.event, 'stopline.cancelled');
+});
+
+test('the batched poll covers streams whose sessions sit on different nodes', async () => {
+  // Sessions chosen so that their slots are served by all three nodes.
+  const sessions: string[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; seen.size < 3; i++) {
+    const owner = await cluster.owner(keySlot(`poll${i}`));
+    if (!seen.has(owner)) { seen.add(owner); sessions.push(`poll${i}`); }
+  }
+  const streams = sessions.map((s) => open(pa, s, 'm'));
+  for (const s of streams) await s.waitFor((t) => t.includes('word1 '));
+  for (const session of sessions) {
+    const r = await postJson(`${pb.url}/stopline/v1/cancel`, { session_id: session, message_id: 'm' });
+    assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+    assert.equal(r.json.path, 'poll');
+  }
+  for (const s of streams) assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+});
+
+test('a session\'s slot moved to another node under a live stream: the stream goes on and cancel still works', async () => {
+  const session = 'moving';
+  const slot = keySlot(session);
+  const s = open(a, session, 'moved');
+  await s.waitFor((t) => t.includes('word1 '));
+  const from = await cluster.owner(slot);
+  const to = cluster.ports.find((p) => p !== from)!;
+  await cluster.moveSlot(slot, to);
+  assert.equal(await cluster.owner(slot), to);
+  await s.waitFor((t) => t.includes('word40 '));
+  const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: session, message_id: 'moved' });
+  assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+  const res = await s.result;
+  assert.equal(sseEvents(res.text).at(-1)!.event, 'stopline.cancelled');
+  const delivered = res.text.slice(0, res.text.lastIndexOf('event: stopline.cancelled'));
+  assert.ok((await up.request('moved')).sent.startsWith(delivered), 'what the client got before the stop is what the upstream sent');
+});

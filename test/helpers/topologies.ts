@@ -1,0 +1,154 @@
+// Real Redis topologies for tests: a master with a replica watched by sentinels, and a three-master cluster.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, until } from './net.ts';
+
+async function server(args: string[], ready = 'Ready to accept connections'): Promise<ChildProcess> {
+  const p = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => { out += d; if (out.includes(ready)) { p.stdout!.off('data', onData); resolve(); } };
+    p.stdout!.on('data', onData);
+    p.once('exit', (code) => reject(new Error(`${args[0]} exited (${code}): ${out}`)));
+  });
+  p.stdout!.resume();
+  p.stderr!.resume();
+  return p;
+}
+
+async function stopAll(procs: ChildProcess[]): Promise<void> {
+  await Promise.all(procs.map(async (p) => {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    p.kill('SIGKILL');
+    await once(p, 'exit');
+  }));
+}
+
+const quiet = (r: Redis) => { r.on('error', () => {}); return r; };
+
+export interface SentinelSet {
+  readonly sentinels: string; // host:port,... for STOPLINE_REDIS_SENTINELS
+  readonly name: string;
+  /** The master's port now, as the sentinels see it. */
+  masterPort(): Promise<number>;
+  /** Asks the sentinels for a failover and waits until a new master is in place. */
+  failover(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startSentinels(): Promise<SentinelSet> {
+  const dir = mkdtempSync(join(tmpdir(), 'stopline-sentinel-'));
+  const [m, r, s1, s2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+  const procs: ChildProcess[] = [];
+  procs.push(await server(['redis-server', '--port', String(m), ...common]));
+  procs.push(await server(['redis-server', '--port', String(r), '--replicaof', '127.0.0.1', String(m), ...common]));
+  const name = 'stoplinemaster';
+  for (const port of [s1, s2]) {
+    const conf = join(dir, `sentinel-${port}.conf`);
+    writeFileSync(conf, [
+      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${m} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      `sentinel parallel-syncs ${name} 1`,
+    ].join('\n') + '\n');
+    procs.push(await server(['redis-sentinel', conf], 'Sentinel ID is'));
+  }
+  const sentinel = quiet(new Redis({ port: s1, host: '127.0.0.1' }));
+  const masterPort = async () => Number(((await sentinel.call('SENTINEL', 'get-master-addr-by-name', name)) as string[])[1]);
+  // The replica must be in sync and known to the sentinel before a failover can pick it.
+  await until('replica known to sentinel', async () => ((await sentinel.call('SENTINEL', 'replicas', name)) as unknown[]).length > 0, 400, 50);
+  const replica = quiet(new Redis({ port: r, host: '127.0.0.1' }));
+  await until('replica in sync', async () => /master_link_status:up/.test(await replica.info('replication')), 400, 50);
+  replica.disconnect();
+  return {
+    sentinels: `127.0.0.1:${s1},127.0.0.1:${s2}`,
+    name,
+    masterPort,
+    async failover() {
+      const before = await masterPort();
+      await sentinel.call('SENTINEL', 'failover', name);
+      await until('new master', async () => (await masterPort()) !== before, 400, 50);
+      const now = await masterPort();
+      const master = quiet(new Redis({ port: now, host: '127.0.0.1' }));
+      await until('new master writable', async () => /role:master/.test(await master.info('replication')), 400, 50);
+      master.disconnect();
+      return now;
+    },
+    async stop() {
+      sentinel.disconnect();
+      await stopAll(procs);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisCluster {
+  readonly nodes: string; // host:port,... for STOPLINE_REDIS_CLUSTER_NODES
+  readonly ports: number[];
+  client(port: number): Redis;
+  /** Moves one hash slot (with its keys) to the node on `toPort`; returns the port it was on. */
+  moveSlot(slot: number, toPort: number): Promise<number>;
+  /** The port of the node serving `slot`. */
+  owner(slot: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'stopline-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const procs: ChildProcess[] = [];
+  for (const port of ports) {
+    procs.push(await server(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no',
+      '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir]));
+  }
+  const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  create.stdout.on('data', (d: Buffer) => { out += d; });
+  create.stderr.on('data', (d: Buffer) => { out += d; });
+  const [code] = await once(create, 'exit');
+  if (code !== 0) throw new Error(`redis-cli --cluster create failed: ${out}`);
+  const clients = new Map<number, Redis>();
+  const client = (port: number) => {
+    let c = clients.get(port);
+    if (c === undefined) clients.set(port, (c = quiet(new Redis({ port, host: '127.0.0.1' }))));
+    return c;
+  };
+  for (const p of ports) await until(`cluster ok on ${p}`, async () => /cluster_state:ok/.test(await client(p).call('CLUSTER', 'INFO') as string), 400, 50);
+  const id = async (port: number) => (await client(port).call('CLUSTER', 'MYID')) as string;
+  const owner = async (slot: number) => {
+    const slots = (await client(ports[0]!).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const range = slots.find(([a, b]) => slot >= a && slot <= b)!;
+    return Number(range[2][1]);
+  };
+  return {
+    nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
+    ports,
+    client,
+    owner,
+    async moveSlot(slot, toPort) {
+      const fromPort = await owner(slot);
+      if (fromPort === toPort) return fromPort;
+      const [fromId, toId] = [await id(fromPort), await id(toPort)];
+      await client(toPort).call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId);
+      await client(fromPort).call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId);
+      for (;;) {
+        const keys = (await client(fromPort).call('CLUSTER', 'GETKEYSINSLOT', String(slot), '100')) as string[];
+        if (keys.length === 0) break;
+        await client(fromPort).call('MIGRATE', '127.0.0.1', String(toPort), '', '0', '5000', 'KEYS', ...keys);
+      }
+      for (const p of ports) await client(p).call('CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
+      return fromPort;
+    },
+    async stop() {
+      for (const c of clients.values()) c.disconnect();
+      await stopAll(procs);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
