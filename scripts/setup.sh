@@ -1,11 +1,11 @@
 #!/usr/bin/env sh
 # What the test suite needs beyond Node: the real components the tests start (redis-server and redis-sentinel,
-# prometheus and promtool, nginx), helm built with Go, and a built dist/. Installs only what is missing; Debian
+# prometheus and promtool, nginx, chromium, a Python virtualenv with FastAPI), helm built with Go, and a built dist/. Installs only what is missing; Debian
 # packages need root (apt-get), as on CI.
 set -eu
 cd "$(dirname "$0")/.."
 missing=""
-for pair in redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools promtool:prometheus prometheus:prometheus nginx:nginx-light; do
+for pair in redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools promtool:prometheus prometheus:prometheus nginx:nginx-light chromium:chromium python3:python3-venv; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $pkg"
 done
@@ -20,5 +20,11 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+# python3 may be there without its venv module (Debian splits it out)
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+# the FastAPI service the end-to-end tests stand stopline beside (a virtualenv from PyPI; fast when present)
+sh test/fixtures/fastapi_app/setup.sh
 if [ -z "${HELM:-}" ]; then HELM=$(sh scripts/install-helm.sh); export HELM; fi
 sh scripts/build.sh

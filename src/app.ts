@@ -18,6 +18,7 @@ import type { Exchange } from './relay/exchange.ts';
 import { Relay } from './relay/relay.ts';
 import { createUpstream } from './relay/upstream.ts';
 import { Registry } from './streams/registry.ts';
+import { createTracing } from './tracing/spans.ts';
 import { version } from './version.ts';
 
 export interface App {
@@ -57,7 +58,9 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
     r.onReady = () => void coordinator.recover();
   }
   const upstream = createUpstream(config);
-  const relay = new Relay(config, upstream, registry, coordinator, metrics, log);
+  const tracing = createTracing(config.nodeId);
+  coordinator.tracing = tracing;
+  const relay = new Relay(config, upstream, registry, coordinator, metrics, log, tracing);
   const state = { draining: false };
   const server = createDataServer(config, relay, coordinator, metrics, log);
   const admin = createAdminServer(config, metrics, state, log, { handle: peerEndpoint(config, coordinator) });

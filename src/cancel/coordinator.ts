@@ -12,7 +12,8 @@ import type { Logger } from '../log.ts';
 import type { CancelPath, FallbackReason, Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { LiveStream, Registry } from '../streams/registry.ts';
 import type { StreamRef } from './keys.ts';
-import type { CancelStore, FinishOutcome } from './store.ts';
+import type { CancelStore, FinishOutcome, RegisterResult } from './store.ts';
+import { tracingOff, type CancelTrace, type Tracing } from '../tracing/spans.ts';
 
 export type CancelOutcome = 'stopped' | 'already_completed' | 'pending' | 'accepted' | 'not_found';
 
@@ -56,6 +57,7 @@ export class Coordinator {
   readonly #waiters = new Map<string, Waiter>();
   readonly #redis: boolean;
   peers: PeerCancel | null = null;
+  tracing: Tracing = tracingOff;
   /** Whether Redis is usable right now (connected, circuit closed); always false in single-node mode. */
   redisUp: () => boolean = () => false;
   /** Streams whose registration did not reach Redis; registered on recovery. */
@@ -91,15 +93,22 @@ export class Coordinator {
 
   // ---- the owner's side: streams start and end ----
 
-  /** A stream (or a candidate) began on this replica: register it; a cancel already waiting stops it at once. */
-  streamStarted(s: LiveStream & { ref: StreamRef }): void {
-    this.#store.register(s.ref, this.#c.nodeId, s.trace).then(
-      (cancelled) => {
-        if (cancelled) { s.stopVia = 'pending'; void s.stop('cancelled'); }
+  /**
+   * A stream (or a candidate) began on this replica: register it. A cancel already waiting stops it at once, and so
+   * does a message that was stopped before. Resolves with the store's answer ('registered' when Redis could not be
+   * reached: the stream is held for registration on recovery, and streaming goes on).
+   */
+  streamStarted(s: LiveStream & { ref: StreamRef }, refusesStopped = false): Promise<RegisterResult> {
+    return this.#store.register(s.ref, this.#c.nodeId, s.trace).then(
+      (result) => {
+        // A caller that refuses stopped messages itself (EventSource reconnects: 204) stops nothing here.
+        if (result === 'cancel_waiting' || (result === 'already_stopped' && !refusesStopped)) { s.stopVia = 'pending'; void s.stop('cancelled'); }
+        return result;
       },
       (err: unknown) => {
         this.#unregistered.add(s);
         this.#fallback('local_registration', err);
+        return 'registered';
       },
     );
   }
@@ -166,7 +175,7 @@ export class Coordinator {
         if (s !== undefined && s.stopVia === '') { s.stopVia = 'poll'; void s.stop('cancelled'); }
       }
       // Registrations Redis lost (restarted empty, evicted): write them again.
-      for (const i of missing) { const s = streams[i]; if (s !== undefined && !cancelled.includes(i)) this.streamStarted(s); }
+      for (const i of missing) { const s = streams[i]; if (s !== undefined && !cancelled.includes(i)) void this.streamStarted(s); }
     } catch {
       if (this.#registry.size > 0) this.#m.cancelChecks.inc({ source: 'poll', result: 'error' });
     } finally {
@@ -182,7 +191,7 @@ export class Coordinator {
     if (this.#closed) return;
     const unregistered = [...this.#unregistered];
     this.#unregistered.clear();
-    for (const s of unregistered) if (s.ref !== null) this.streamStarted(s as LiveStream & { ref: StreamRef });
+    for (const s of unregistered) if (s.ref !== null) void this.streamStarted(s as LiveStream & { ref: StreamRef });
     const finishes = this.#heldFinishes.splice(0);
     for (const f of finishes) this.#finish(f);
     const cancels = [...this.#heldCancels.values()];
@@ -198,16 +207,25 @@ export class Coordinator {
 
   // ---- the canceller's side ----
 
+  /** A cancel, as its own span linked to the stream(s) it stops (on whichever replica they live). */
   async cancel(sessionId: string, messageId: string | undefined): Promise<CancelAnswer> {
+    const span = this.tracing.cancel(sessionId, messageId);
+    const answer = await span.run(() => this.#cancel(sessionId, messageId, span));
+    span.end(answer.outcome);
+    return answer;
+  }
+
+  async #cancel(sessionId: string, messageId: string | undefined, span: CancelTrace): Promise<CancelAnswer> {
     const t0 = performance.now();
     const elapsedMs = () => Math.round((performance.now() - t0) * 1000) / 1000;
-    if (messageId === undefined) return this.#cancelSession(sessionId, t0, elapsedMs);
+    if (messageId === undefined) return this.#cancelSession(sessionId, t0, elapsedMs, span);
     const ref = { sessionId, messageId };
     const base = { session_id: sessionId, message_id: messageId };
 
     // 1. The owner is this replica: no Redis on the way.
     const local = this.#registry.get(ref);
     if (local !== undefined) {
+      span.link(local.trace);
       this.#m.cancelChecks.inc({ source: 'local', result: 'cancel' });
       if (this.#redis && !this.redisUp()) this.#fallback('local_cancel', null);
       if (local.stopVia === '') local.stopVia = 'local';
@@ -222,6 +240,7 @@ export class Coordinator {
       const d = await this.#store.cancel(ref, `${this.#c.nodeId}\t${cancelId}`);
       if (d.kind === 'done') return this.#answer({ ...base, outcome: 'already_completed', owner: null, cancel_to_stop_ms: null }, t0);
       if (d.kind === 'pending') return this.#answer({ ...base, outcome: 'pending', owner: null, cancel_to_stop_ms: null }, t0);
+      span.link(d.stream.trace);
       if (!this.#redis) {
         // Single node: the registry said no live stream here a moment ago, so the store saw it finish just now.
         return this.#answer({ ...base, outcome: 'already_completed', owner: d.stream.owner, cancel_to_stop_ms: null }, t0);
@@ -244,8 +263,9 @@ export class Coordinator {
     }
   }
 
-  async #cancelSession(sessionId: string, t0: number, elapsedMs: () => number): Promise<CancelAnswer> {
+  async #cancelSession(sessionId: string, t0: number, elapsedMs: () => number, span: CancelTrace): Promise<CancelAnswer> {
     const local = this.#registry.session(sessionId).filter((s) => s.ref !== null);
+    for (const s of local) span.link(s.trace);
     const stops = local.map((s) => {
       this.#m.cancelChecks.inc({ source: 'local', result: 'cancel' });
       if (s.stopVia === '') s.stopVia = 'local';
@@ -263,6 +283,7 @@ export class Coordinator {
         const waiter = this.#wait(cancelId, []);
         const live = await this.#store.cancelSession(sessionId, `${this.#c.nodeId}\t${cancelId}`);
         const others = live.filter((l) => !localIds.has(l.messageId));
+        for (const l of others) span.link(l.trace);
         remote = others.map((l) => l.messageId);
         for (const id of remote) waiter.pending.add(id);
         for (const [id] of waiter.results) waiter.pending.delete(id);

@@ -1,7 +1,7 @@
 // The in-process cancel store for single-node mode (no STOPLINE_REDIS_URL). Same semantics as the Redis store,
 // TTLs included: entries expire lazily on read and are swept by the safety poll, so nothing grows without bound.
 import type { StreamRef } from './keys.ts';
-import type { ActiveStream, CancelDecision, CancelStore, FinishOutcome } from './store.ts';
+import type { ActiveStream, CancelDecision, CancelStore, FinishOutcome, RegisterResult } from './store.ts';
 
 type Timed<T> = { value: T; expiresAt: number };
 const maxWaiters = 16;
@@ -29,14 +29,15 @@ export class MemoryStore implements CancelStore {
     map.set(key, { value, expiresAt: this.#now() + this.#ttlMs });
   }
 
-  async register(ref: StreamRef, owner: string, trace: string): Promise<boolean> {
+  async register(ref: StreamRef, owner: string, trace: string): Promise<RegisterResult> {
     const k = key(ref);
+    if (this.#get(this.#done, k) === 'cancelled') return 'already_stopped';
     this.#set(this.#live, k, { owner, trace });
     let set = this.#sessions.get(ref.sessionId);
     if (set === undefined) this.#sessions.set(ref.sessionId, (set = new Set()));
     set.add(ref.messageId);
     this.#done.delete(k);
-    return this.#get(this.#flags, k) !== undefined;
+    return this.#get(this.#flags, k) !== undefined ? 'cancel_waiting' : 'registered';
   }
 
   async get(sessionId: string, messageId?: string): Promise<ActiveStream[]> {

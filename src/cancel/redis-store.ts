@@ -6,7 +6,7 @@ import keySlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import type { Keys, StreamRef } from './keys.ts';
 import type { Connection, RedisClient } from './redis-client.ts';
-import type { ActiveStream, CancelDecision, CancelStore, FinishOutcome } from './store.ts';
+import { registerResults, type ActiveStream, type CancelDecision, type CancelStore, type FinishOutcome, type RegisterResult } from './store.ts';
 
 type Arg = string | number;
 interface Scripts {
@@ -60,10 +60,10 @@ export class RedisStore implements CancelStore {
     defineScripts(client.command);
   }
 
-  register(ref: StreamRef, owner: string, trace: string): Promise<boolean> {
+  register(ref: StreamRef, owner: string, trace: string): Promise<RegisterResult> {
     const k = this.#keys;
     return this.#client.call('register', async (c) =>
-      (await scripts(c).slRegister(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref), ref.messageId, `${owner}\t${trace}`, this.#ttl)) === 1);
+      registerResults[await scripts(c).slRegister(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref), ref.messageId, `${owner}\t${trace}`, this.#ttl)] ?? 'registered');
   }
 
   get(sessionId: string, messageId?: string): Promise<ActiveStream[]> {

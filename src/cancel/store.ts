@@ -20,9 +20,16 @@ export type CancelDecision =
   /** No such stream yet: the flag is kept for the TTL and stops a stream that registers with these ids. */
   | { readonly kind: 'pending' };
 
+/**
+ * `registered`: live now; `cancel_waiting`: registered, but a cancel for these ids came first (stop it at once);
+ * `already_stopped`: not registered, this message was cancelled before (a reconnect must not start it again).
+ */
+export type RegisterResult = 'registered' | 'cancel_waiting' | 'already_stopped';
+export const registerResults: readonly RegisterResult[] = ['registered', 'cancel_waiting', 'already_stopped'];
+
 export interface CancelStore {
-  /** register_active_stream. Resolves true when a cancel was already waiting for these ids. */
-  register(ref: StreamRef, owner: string, trace: string): Promise<boolean>;
+  /** register_active_stream. */
+  register(ref: StreamRef, owner: string, trace: string): Promise<RegisterResult>;
   /** get_active_stream: the live streams of a session (one, or none, when a message id is given). */
   get(sessionId: string, messageId?: string): Promise<ActiveStream[]>;
   /**

@@ -16,12 +16,15 @@ function nominated(connection: string | string[] | undefined): Set<string> | nul
 }
 
 /** The headers the upstream request carries: end-to-end fields of the client's request, plus forwarding fields. */
-export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string, extra: Record<string, string>): Record<string, string | string[]> {
+export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string, extra: Record<string, string>, traced: boolean): Record<string, string | string[]> {
   const src = req.headers;
   const drop = nominated(src.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in src) {
     if (hopByHop.has(name) || drop?.has(name) || name === 'host') continue;
+    // With tracing on, the instrumentation injects the current context (a descendant of the client's): the
+    // client's own trace headers would make a second, conflicting traceparent. With tracing off they pass through.
+    if (traced && (name === 'traceparent' || name === 'tracestate')) continue;
     const v = src[name];
     if (v !== undefined) out[name] = v;
   }

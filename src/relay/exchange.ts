@@ -7,6 +7,7 @@ import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
+import type { StreamTrace } from '../tracing/spans.ts';
 import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
 
 type Controller = Dispatcher.DispatchController;
@@ -60,13 +61,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #resolveClosed!: () => void;
   /** How the stop reached this replica (pubsub, poll, local, chunk, peer): reported with the confirmation. */
   stopVia = '';
+  /** This stream's chunks and bytes (for its span and log), counted beside the replica-wide stats. */
+  chunks = 0;
+  bytes = 0;
 
-  constructor(req: IncomingMessage, res: ServerResponse, hooks: ExchangeHooks, ref: StreamRef | null, trace: string, extraHeaders: Record<string, string>) {
+  readonly span: StreamTrace;
+
+  constructor(req: IncomingMessage, res: ServerResponse, hooks: ExchangeHooks, ref: StreamRef | null, span: StreamTrace, extraHeaders: Record<string, string>) {
     this.#req = req;
     this.#res = res;
     this.#hooks = hooks;
     this.ref = ref;
-    this.trace = trace;
+    this.span = span;
+    this.trace = span.traceparent;
     this.#extraHeaders = extraHeaders;
     this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     res.on('close', this.#onClientClose);
@@ -74,6 +81,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   get tracked(): boolean { return this.#tracked; }
+  get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }
   get closed(): Promise<void> { return this.#closed; }
 
@@ -113,6 +121,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const stats = this.#hooks.stats;
       stats.chunks++;
       stats.bytes += chunk.length;
+      this.chunks++;
+      this.bytes += chunk.length;
       if (this.#hooks.checkChunk !== undefined) { this.#checkThenWrite(controller, chunk); return; }
     }
     if (!this.#write(chunk)) controller.pause();
@@ -200,6 +210,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   };
 
   // ---- ending ----
+
+  /** Answers without calling the upstream, and is no stream at all (the registry has already let it go). */
+  refuse(status: number, reason: string): void {
+    if (this.#outcome !== null) return;
+    this.#outcome = 'completed';
+    this.#forgotten = true;
+    this.span.end(reason, 0, 0);
+    this.#res.writeHead(status, this.#extraHeaders).end();
+  }
 
   /**
    * Stops the exchange: aborts the upstream request (the AI service sees its client go away), writes the terminal

@@ -13,13 +13,11 @@ import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Registry } from '../streams/registry.ts';
+import type { StreamTrace, Tracing } from '../tracing/spans.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 
-export interface RelayTracing {
-  /** Starts the stream's span; returns its traceparent ('' when tracing is off). */
-  streamStarted(x: Exchange): string;
-  streamEnded(x: Exchange, outcome: StreamOutcome): void;
-}
+const isEventSource = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
+const untraced: StreamTrace = { traceparent: '', end() {}, run: (fn) => fn() };
 
 export class Relay {
   readonly #c: Config;
@@ -31,11 +29,13 @@ export class Relay {
   readonly #hooks: ExchangeHooks;
   readonly #jsonIds: boolean;
   readonly #upstreamHost: string;
+  readonly #tracing: Tracing;
   /** Read on every new request: a cached flag, not a lookup (set once on SIGTERM). */
   draining = false;
 
-  constructor(config: Config, upstream: Pool, registry: Registry<Exchange>, coordinator: Coordinator, metrics: Metrics, log: Logger) {
+  constructor(config: Config, upstream: Pool, registry: Registry<Exchange>, coordinator: Coordinator, metrics: Metrics, log: Logger, tracing: Tracing) {
     this.#c = config;
+    this.#tracing = tracing;
     this.#upstream = upstream;
     this.#registry = registry;
     this.#coordinator = coordinator;
@@ -49,6 +49,7 @@ export class Relay {
       streamStarted: () => {},
       notAStream: (x) => {
         if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
+        (x as Exchange).span.end('not_a_stream', 0, 0);
         this.#coordinator.streamEnded(x as Exchange & { ref: StreamRef }, 'completed');
       },
       streamEnded: (x, outcome) => this.#ended(x as Exchange & { ref: StreamRef }, outcome),
@@ -81,18 +82,43 @@ export class Relay {
 
   #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined): void {
     const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
-    const x = new Exchange(req, res, this.#hooks, ref, '', ids);
+    const span = ref === null ? untraced : this.#tracing.stream(ref.sessionId, ref.messageId);
+    const x = new Exchange(req, res, this.#hooks, ref, span, ids);
+    span.run(() => this.#dispatch(req, x, ref, ids, body));
+  }
+
+  #dispatch(req: IncomingMessage, x: Exchange, ref: StreamRef | null, ids: Record<string, string>, body: Buffer | undefined): void {
+    const res = x.response;
     if (ref !== null) {
       const existing = this.#registry.add(x as Exchange & { ref: StreamRef });
       if (existing !== undefined) {
         const msg = JSON.stringify({ error: 'duplicate_stream', message: `A stream with session "${ref.sessionId}" and message "${ref.messageId}" is already live` });
+        x.span.end('duplicate', 0, 0);
         res.writeHead(409, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(msg) }).end(msg);
         return;
       }
       this.#m.streamsActive.inc();
-      this.#coordinator.streamStarted(x as Exchange & { ref: StreamRef });
+      const eventSource = req.method === 'GET' && isEventSource(req);
+      const registered = this.#coordinator.streamStarted(x as Exchange & { ref: StreamRef }, eventSource);
+      if (eventSource) {
+        // A browser's EventSource reconnects by itself to a stream that ended, with the same ids. For this kind of
+        // request alone the registration is awaited (bounded by STOPLINE_REDIS_TIMEOUT_MS, failing open) before
+        // the upstream is called: a message that was stopped answers 204, which ends the EventSource for good,
+        // instead of being generated again.
+        void registered.then((result) => {
+          if (result !== 'already_stopped') { this.#send(req, x, ids, body); return; }
+          this.#registry.remove(x as Exchange & { ref: StreamRef });
+          this.#m.streamsActive.dec();
+          x.refuse(204, 'already_stopped');
+        });
+        return;
+      }
     }
-    const headers = upstreamRequestHeaders(req, this.#upstreamHost, ids);
+    this.#send(req, x, ids, body);
+  }
+
+  #send(req: IncomingMessage, x: Exchange, ids: Record<string, string>, body: Buffer | undefined): void {
+    const headers = upstreamRequestHeaders(req, this.#upstreamHost, ids, this.#tracing.enabled);
     if (body !== undefined) { headers['content-length'] = String(body.length); delete headers['transfer-encoding']; }
     const method = req.method ?? 'GET';
     const streamBody = body === undefined && hasBody(req);
@@ -105,7 +131,10 @@ export class Relay {
   }
 
   #ended(x: Exchange & { ref: StreamRef }, outcome: StreamOutcome): void {
-    if (this.#registry.remove(x)) this.#m.streamsActive.dec();
+    // Only the exchange the registry holds is the live stream (a refused duplicate with the same ids is not).
+    if (!this.#registry.remove(x)) return;
+    this.#m.streamsActive.dec();
+    x.span.end(outcome, x.chunks, x.bytes);
     this.#m.streamsTotal.inc({ outcome });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);

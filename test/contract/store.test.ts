@@ -21,7 +21,7 @@ function contract(name: string, make: () => CancelStore) {
     test('register, get and finish a stream', async () => {
       const s = make();
       const ref = ids();
-      assert.equal(await s.register(ref, 'a', 'tp'), false);
+      assert.equal(await s.register(ref, 'a', 'tp'), 'registered');
       assert.deepEqual(await s.get(ref.sessionId), [{ messageId: ref.messageId, owner: 'a', trace: 'tp' }]);
       assert.deepEqual(await s.get(ref.sessionId, ref.messageId), [{ messageId: ref.messageId, owner: 'a', trace: 'tp' }]);
       await s.finish(ref, 'a', 'completed', '');
@@ -54,7 +54,21 @@ function contract(name: string, make: () => CancelStore) {
       const s = make();
       const ref = ids();
       assert.deepEqual(await s.cancel(ref, 'b\tc1'), { kind: 'pending' });
-      assert.equal(await s.register(ref, 'a', ''), true);
+      assert.equal(await s.register(ref, 'a', ''), 'cancel_waiting');
+    });
+
+    test('a message that was cancelled is not registered again (a reconnect with its ids)', async () => {
+      const s = make();
+      const ref = ids();
+      await s.register(ref, 'a', '');
+      await s.cancel(ref, 'b\tc1');
+      await s.finish(ref, 'a', 'cancelled', 'pubsub');
+      assert.equal(await s.register(ref, 'a', ''), 'already_stopped');
+      assert.deepEqual(await s.get(ref.sessionId), []);
+      const done = ids();
+      await s.register(done, 'a', '');
+      await s.finish(done, 'a', 'completed', '');
+      assert.equal(await s.register(done, 'a', ''), 'registered', 'a completed message may be asked again');
     });
 
     test('a cancel for one message never touches another message of the session', async () => {

@@ -4,7 +4,9 @@
 -- KEYS[3] cancel flag         <prefix>{sid}:c:<mid>
 -- KEYS[4] done marker         <prefix>{sid}:d:<mid>
 -- ARGV[1] message id, ARGV[2] "owner\ttraceparent", ARGV[3] TTL in seconds
--- Returns 1 when a cancel flag exists (the stream must stop at once), else 0.
+-- Returns 0 (registered), 1 (registered, but a cancel flag waits: stop it at once) or 2 (not registered: this
+-- message was stopped before; a client reconnecting with its ids must not start it again).
+if redis.call('GET', KEYS[4]) == 'cancelled' then return 2 end
 local ttl = tonumber(ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
 redis.call('SADD', KEYS[2], ARGV[1])

@@ -1,0 +1,74 @@
+// stopline's own spans. A stream is one span (ids, outcome, chunks, bytes), the parent of the upstream request and
+// of its Redis registration; its traceparent is stored with the registration, so a cancel received on any replica
+// is a span of its own that links to the stream's span. Decided at setup: with tracing off every hook is a no-op.
+import { context, trace, SpanKind, SpanStatusCode, type Span, type SpanContext } from '@opentelemetry/api';
+import { tracingStarted } from './state.ts';
+
+export interface StreamTrace {
+  readonly traceparent: string;
+  end(outcome: string, chunks: number, bytes: number): void;
+  /** Runs `fn` with the stream's span active (the upstream request and the registration become its children). */
+  run<T>(fn: () => T): T;
+}
+
+export interface CancelTrace {
+  link(traceparent: string): void;
+  end(outcome: string): void;
+  run<T>(fn: () => T): T;
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  stream(sessionId: string, messageId: string): StreamTrace;
+  cancel(sessionId: string, messageId: string | undefined): CancelTrace;
+}
+
+const noopStream: StreamTrace = { traceparent: '', end() {}, run: (fn) => fn() };
+const noopCancel: CancelTrace = { link() {}, end() {}, run: (fn) => fn() };
+export const tracingOff: Tracing = { enabled: false, stream: () => noopStream, cancel: () => noopCancel };
+
+/** W3C traceparent "00-<trace id>-<span id>-<flags>" to a remote span context, or null. */
+export function parseTraceparent(tp: string): SpanContext | null {
+  const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(tp);
+  return m ? { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16), isRemote: true } : null;
+}
+
+function traceparentOf(span: Span): string {
+  const c = span.spanContext();
+  return `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 1) === 1 ? '01' : '00'}`;
+}
+
+export function createTracing(nodeId: string): Tracing {
+  if (!tracingStarted()) return tracingOff;
+  const tracer = trace.getTracer('stopline');
+  const within = (span: Span) => <T>(fn: () => T): T => context.with(trace.setSpan(context.active(), span), fn);
+  return {
+    enabled: true,
+    stream(sessionId, messageId) {
+      const span = tracer.startSpan('stopline.stream', { kind: SpanKind.INTERNAL, attributes: { 'stopline.session_id': sessionId, 'stopline.message_id': messageId, 'stopline.node': nodeId } });
+      return {
+        traceparent: traceparentOf(span),
+        end(outcome, chunks, bytes) {
+          span.setAttributes({ 'stopline.outcome': outcome, 'stopline.chunks': chunks, 'stopline.bytes': bytes });
+          if (outcome === 'upstream_error') span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        },
+        run: within(span),
+      };
+    },
+    cancel(sessionId, messageId) {
+      const span = tracer.startSpan('stopline.cancel', { kind: SpanKind.INTERNAL, attributes: { 'stopline.session_id': sessionId, ...(messageId !== undefined ? { 'stopline.message_id': messageId } : {}), 'stopline.node': nodeId } });
+      return {
+        link(traceparent) {
+          const linked = parseTraceparent(traceparent);
+          if (linked !== null) span.addLink({ context: linked, attributes: { 'stopline.link': 'stream' } });
+        },
+        end(outcome) {
+          span.setAttribute('stopline.outcome', outcome);
+          span.end();
+        },
+        run: within(span),
+      };
+    },
+  };
+}
