@@ -11,6 +11,7 @@ import { RedisClient } from './cancel/redis-client.ts';
 import { RedisStore } from './cancel/redis-store.ts';
 import type { CancelStore } from './cancel/store.ts';
 import type { Config } from './config.ts';
+import { CancelAuth, RateLimiter } from './http/cancel-auth.ts';
 import { createDataServer } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -50,7 +51,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
       wake: (ref) => coordinator.onWake(ref),
       confirm: (id, mid, c) => coordinator.onConfirm(id, mid, c),
       subscribed: () => void coordinator.poll(),
-    }, metrics, log, 5_000)
+    }, metrics, log, config.subscriberPingMs)
     : null;
   if (redis !== null) {
     const r = redis;
@@ -60,9 +61,10 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   const upstream = createUpstream(config);
   const tracing = createTracing(config.nodeId);
   coordinator.tracing = tracing;
-  const relay = new Relay(config, upstream, registry, coordinator, metrics, log, tracing);
+  const auth = new CancelAuth(config, upstream);
+  const relay = new Relay(config, upstream, registry, coordinator, metrics, log, tracing, auth);
   const state = { draining: false };
-  const server = createDataServer(config, relay, coordinator, metrics, log);
+  const server = createDataServer(config, relay, coordinator, metrics, log, auth, new RateLimiter(config.cancelRatePerS));
   const admin = createAdminServer(config, metrics, state, log, { handle: peerEndpoint(config, coordinator) });
   let closed = false;
 

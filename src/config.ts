@@ -45,6 +45,12 @@ export interface Config {
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamHeadersTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
+  readonly cancelAuth: 'none' | 'token' | 'forward';
+  readonly cancelSecrets: readonly string[];
+  readonly cancelTokenTtlS: number;
+  readonly cancelAuthPath: string | undefined;
+  readonly cancelRatePerS: number;
+  readonly subscriberPingMs: number;
 }
 
 export const defaults = {
@@ -67,6 +73,10 @@ export const defaults = {
   upstreamConnectTimeoutMs: 5_000,
   upstreamHeadersTimeoutMs: 300_000, // 5 min to first byte: long prompts are slow
   upstreamIdleTimeoutMs: 300_000, // 5 min between two chunks
+  cancelAuth: 'none',
+  cancelTokenTtlS: 86_400, // a cancel token is good for a day
+  cancelRatePerS: 50, // cancels per second per client address (a backend in front counts as one address)
+  subscriberPingMs: 5_000, // a silently dead subscriber is replaced within about two of these
 } as const;
 
 export class ConfigError extends Error {
@@ -219,6 +229,20 @@ export function loadConfig(env: Env): Config {
   if (peerSecret !== undefined && peerSecret.length < 16) bad('STOPLINE_PEER_SECRET', '<redacted>', 'expected at least 16 characters');
   if (peers.kind !== 'none' && peerSecret === undefined) problems.push('Invalid STOPLINE_PEER_SECRET="": required with STOPLINE_PEERS (peer endpoints are never open)');
 
+  const authRaw = str('STOPLINE_CANCEL_AUTH', defaults.cancelAuth);
+  let cancelAuth: Config['cancelAuth'] = 'none';
+  if (authRaw === 'none' || authRaw === 'token' || authRaw === 'forward') cancelAuth = authRaw;
+  else bad('STOPLINE_CANCEL_AUTH', authRaw, 'expected none, token or forward');
+  const secretsRaw = opt('STOPLINE_CANCEL_SECRET');
+  const cancelSecrets = secretsRaw === undefined ? [] : secretsRaw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (cancelAuth === 'token' && (cancelSecrets.length === 0 || cancelSecrets.length > 2 || cancelSecrets.some((s) => s.length < 16))) {
+    problems.push('Invalid STOPLINE_CANCEL_SECRET="<redacted>": with STOPLINE_CANCEL_AUTH=token, one or two comma-separated secrets of at least 16 characters (the first signs, both verify)');
+  }
+  const cancelAuthPath = opt('STOPLINE_CANCEL_AUTH_PATH');
+  if (cancelAuth === 'forward' && (cancelAuthPath === undefined || !/^\/\S*$/.test(cancelAuthPath))) {
+    bad('STOPLINE_CANCEL_AUTH_PATH', cancelAuthPath ?? '', 'with STOPLINE_CANCEL_AUTH=forward, the upstream path that authorizes a cancel (starting with /)');
+  }
+
   const config: Config = {
     listen,
     adminListen,
@@ -245,6 +269,12 @@ export function loadConfig(env: Env): Config {
     upstreamConnectTimeoutMs: int('STOPLINE_UPSTREAM_CONNECT_TIMEOUT_MS', defaults.upstreamConnectTimeoutMs, 1, 600_000),
     upstreamHeadersTimeoutMs: int('STOPLINE_UPSTREAM_HEADERS_TIMEOUT_MS', defaults.upstreamHeadersTimeoutMs, 1, 3_600_000),
     upstreamIdleTimeoutMs: int('STOPLINE_UPSTREAM_IDLE_TIMEOUT_MS', defaults.upstreamIdleTimeoutMs, 1, 3_600_000),
+    cancelAuth,
+    cancelSecrets,
+    cancelTokenTtlS: int('STOPLINE_CANCEL_TOKEN_TTL_S', defaults.cancelTokenTtlS, 60, 30 * 86_400),
+    cancelAuthPath,
+    cancelRatePerS: int('STOPLINE_CANCEL_RATE_PER_S', defaults.cancelRatePerS, 0, 1_000_000),
+    subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -8,9 +8,11 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Relay } from '../relay/relay.ts';
 import { handleCancel } from './cancel-api.ts';
+import type { CancelAuth, RateLimiter } from './cancel-auth.ts';
 import { sendError } from './respond.ts';
 
-export function createDataServer(config: Config, relay: Relay, coordinator: Coordinator, metrics: Metrics, log: Logger): Server {
+export function createDataServer(config: Config, relay: Relay, coordinator: Coordinator, metrics: Metrics, log: Logger, auth: CancelAuth, limiter: RateLimiter): Server {
+  const cancel = (req: IncomingMessage, res: ServerResponse, query: string, own: boolean) => handleCancel(req, res, query, { config, coordinator, metrics, auth, limiter, own });
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -23,10 +25,10 @@ export function createDataServer(config: Config, relay: Relay, coordinator: Coor
         res.setHeader('allow', 'POST');
         throw new StoplineError('method_not_allowed', `Method ${method} is not allowed on ${path}; use POST`);
       }
-      return handleCancel(req, res, query, config, coordinator, metrics, true);
+      return cancel(req, res, query, true);
     }
     if (config.cancelRoutes.length > 0 && routeMatches(config.cancelRoutes, method, path)) {
-      return handleCancel(req, res, query, config, coordinator, metrics, false);
+      return cancel(req, res, query, false);
     }
     return relay.handle(req, res, path, query);
   };

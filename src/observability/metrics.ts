@@ -11,7 +11,7 @@ export type CheckResult = 'cancel' | 'clear' | 'error';
 export type RedisErrorReason = 'timeout' | 'connection' | 'circuit_open' | 'other';
 export const fallbackReasons = ['redis_unavailable', 'local_registration', 'local_cancel', 'peer_cancel', 'held_cancel', 'held_finish'] as const;
 export type FallbackReason = (typeof fallbackReasons)[number];
-export const cancelOutcomes = ['stopped', 'already_completed', 'pending', 'accepted', 'not_found', 'invalid'] as const;
+export const cancelOutcomes = ['stopped', 'already_completed', 'pending', 'accepted', 'not_found', 'invalid', 'forbidden', 'rate_limited'] as const;
 
 // Redis calls on loopback take ~50 µs, across a zone a few ms; the top buckets catch a hung server.
 const redisBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];

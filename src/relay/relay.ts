@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Registry } from '../streams/registry.ts';
 import type { StreamTrace, Tracing } from '../tracing/spans.ts';
+import type { CancelAuth } from '../http/cancel-auth.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 
 const isEventSource = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
@@ -33,8 +34,11 @@ export class Relay {
   /** Read on every new request: a cached flag, not a lookup (set once on SIGTERM). */
   draining = false;
 
-  constructor(config: Config, upstream: Pool, registry: Registry<Exchange>, coordinator: Coordinator, metrics: Metrics, log: Logger, tracing: Tracing) {
+  readonly #auth: CancelAuth;
+
+  constructor(config: Config, upstream: Pool, registry: Registry<Exchange>, coordinator: Coordinator, metrics: Metrics, log: Logger, tracing: Tracing, auth: CancelAuth) {
     this.#c = config;
+    this.#auth = auth;
     this.#tracing = tracing;
     this.#upstream = upstream;
     this.#registry = registry;
@@ -83,7 +87,9 @@ export class Relay {
   #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined): void {
     const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
     const span = ref === null ? untraced : this.#tracing.stream(ref.sessionId, ref.messageId);
-    const x = new Exchange(req, res, this.#hooks, ref, span, ids);
+    // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
+    const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
+    const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
     span.run(() => this.#dispatch(req, x, ref, ids, body));
   }
 

@@ -63,6 +63,12 @@ export async function startUpstream(): Promise<Upstream> {
     let raw = '';
     for await (const c of req) raw += c;
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/auth/cancel') {
+      // An authorization endpoint: allows a cancel for the bearer "good" only.
+      cancelCalls.push({ headers: req.headers, body: raw });
+      res.writeHead(req.headers.authorization === 'Bearer good' ? 204 : 403).end();
+      return;
+    }
     if (url.pathname === '/api/chat/cancel' || url.pathname === '/cancel') {
       cancelCalls.push({ headers: req.headers, body: raw });
       events.emit('cancel-call');
