@@ -1,5 +1,6 @@
 // Configuration: parsed once from the environment, every bad variable reported together, then frozen.
 // main.ts is the only reader of process.env; everything else receives a Config.
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 export type CancelMode = 'push' | 'poll' | 'per-chunk';
@@ -51,6 +52,8 @@ export interface Config {
   readonly cancelAuthPath: string | undefined;
   readonly cancelRatePerS: number;
   readonly subscriberPingMs: number;
+  /** PEM file of the CA that signed Redis' certificate (rediss://), beside the system's; verification is always on. */
+  readonly redisCaFile: string | undefined;
 }
 
 export const defaults = {
@@ -243,6 +246,9 @@ export function loadConfig(env: Env): Config {
     bad('STOPLINE_CANCEL_AUTH_PATH', cancelAuthPath ?? '', 'with STOPLINE_CANCEL_AUTH=forward, the upstream path that authorizes a cancel (starting with /)');
   }
 
+  const redisCaFile = opt('STOPLINE_REDIS_CA_FILE');
+  if (redisCaFile !== undefined && !existsSync(redisCaFile)) bad('STOPLINE_REDIS_CA_FILE', redisCaFile, 'expected a readable PEM file');
+
   const config: Config = {
     listen,
     adminListen,
@@ -275,6 +281,7 @@ export function loadConfig(env: Env): Config {
     cancelAuthPath,
     cancelRatePerS: int('STOPLINE_CANCEL_RATE_PER_S', defaults.cancelRatePerS, 0, 1_000_000),
     subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
+    redisCaFile,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -2,6 +2,7 @@
 // the metrics. No request path ever waits on Redis longer than STOPLINE_REDIS_TIMEOUT_MS: there is no offline
 // queue on the command connection (a call while disconnected fails at once), and each call races its own timer
 // (ioredis' commandTimeout would leave the command queued; ours simply stops waiting).
+import { readFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Config, HostPort, RedisConfig } from '../config.ts';
@@ -14,7 +15,8 @@ export type Connection = Redis | Cluster;
 
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000) + Math.floor(Math.random() * 100);
 
-function baseOptions(redis: Exclude<RedisConfig, { mode: 'memory' }>): RedisOptions {
+function baseOptions(redis: Exclude<RedisConfig, { mode: 'memory' }>, ca: string | undefined): RedisOptions {
+  const tls = redis.mode === 'standalone' ? redis.url.startsWith('rediss:') : redis.tls;
   return {
     lazyConnect: true,
     enableOfflineQueue: false, // a command while disconnected fails at once; the caller falls back
@@ -24,13 +26,14 @@ function baseOptions(redis: Exclude<RedisConfig, { mode: 'memory' }>): RedisOpti
     retryStrategy,
     // A demoted primary answers READONLY: reconnect (Sentinel then finds the new one) and resend.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
-    ...(redis.mode !== 'standalone' && redis.tls ? { tls: {} } : {}),
+    // TLS verifies the server's certificate against the system's CAs (and STOPLINE_REDIS_CA_FILE): never off.
+    ...(tls ? { tls: ca !== undefined ? { ca } : {} } : {}),
     ...(redis.password !== undefined ? { password: redis.password } : {}),
   };
 }
 
-function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: boolean): Connection {
-  const opts: RedisOptions = { ...baseOptions(redis), ...(subscriber ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true } : {}) };
+function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: boolean, ca: string | undefined): Connection {
+  const opts: RedisOptions = { ...baseOptions(redis, ca), ...(subscriber ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true } : {}) };
   switch (redis.mode) {
     case 'standalone':
       return new Redis(redis.url, opts);
@@ -58,6 +61,7 @@ export class RedisClient {
   readonly #log: Logger;
   readonly breaker: Breaker;
   #closed = false;
+  readonly #ca: string | undefined;
   onReady: () => void = () => {};
 
   constructor(config: Config, metrics: Metrics, log: Logger) {
@@ -77,7 +81,9 @@ export class RedisClient {
         if (closed && !this.#closed) { log.info('redis usable again'); this.onReady(); }
       },
     });
-    this.command = connect(config.redis, false);
+    // Read once at start; a missing file is an error there, not at the first connection.
+    this.#ca = config.redisCaFile === undefined ? undefined : readFileSync(config.redisCaFile, 'utf8');
+    this.command = connect(config.redis, false, this.#ca);
     this.command.on('ready', () => {
       this.#log.info('redis connected', { mode: config.redis.mode });
       const wasClosed = this.breaker.closed;
@@ -94,7 +100,7 @@ export class RedisClient {
   /** A second connection for Pub/Sub only (a subscribed connection should do nothing else). */
   subscriber(config: Config): Connection {
     if (config.redis.mode === 'memory') throw new Error('unreachable');
-    return connect(config.redis, true);
+    return connect(config.redis, true, this.#ca);
   }
 
   get ready(): boolean { return this.command.status === 'ready'; }

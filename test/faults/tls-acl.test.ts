@@ -1,0 +1,79 @@
+// rediss:// with certificate verification (on by default: a server whose CA is not trusted is never used), and an
+// ACL user with a password.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startReplica, metric } from '../helpers/stopline.ts';
+import { postJson, sseEvents, stream } from '../helpers/client.ts';
+import { freePort, until } from '../helpers/net.ts';
+
+let up: Upstream;
+let dir: string;
+let redis: ChildProcess;
+let port: number;
+
+before(async () => {
+  up = await startUpstream();
+  dir = mkdtempSync(join(tmpdir(), 'stopline-tls-'));
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=stopline test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'redis.key', '-out', 'redis.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('x509', '-req', '-in', 'redis.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'redis.crt', '-days', '1', '-extfile', 'san.ext');
+  port = await freePort();
+  redis = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--tls-cert-file', join(dir, 'redis.crt'), '--tls-key-file', join(dir, 'redis.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no',
+    '--user', 'default', 'off', '--user', 'stopline', 'on', '>s3cret-pass', '~*', '&*', '+@all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    redis.stdout!.on('data', (d: Buffer) => { out += d; if (out.includes('Ready to accept connections')) resolve(); });
+    redis.once('exit', (code) => reject(new Error(`redis-server (tls) exited ${code}: ${out}`)));
+  });
+});
+after(async () => {
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  rmSync(dir, { recursive: true, force: true });
+  await up.close();
+});
+
+test('rediss:// with the CA trusted and the ACL user: cross-replica cancel works', async () => {
+  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: `rediss://stopline:s3cret-pass@127.0.0.1:${port}`, STOPLINE_REDIS_CA_FILE: join(dir, 'ca.crt'), STOPLINE_REDIS_TIMEOUT_MS: '1000' };
+  const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'tls-a' });
+  const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'tls-b' });
+  try {
+    for (const r of [a, b]) await until('connected over TLS', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+    const s = stream(`${a.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'tls', message_id: 'm' }) });
+    await s.waitFor((t) => t.includes('word1 '));
+    const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'tls', message_id: 'm' });
+    assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+    assert.equal(r.json.path, 'pubsub');
+    assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('an untrusted certificate, or a wrong password, is never used: cancels answer degraded', async () => {
+  for (const [what, env] of [
+    ['no CA for a private certificate', { STOPLINE_REDIS_URL: `rediss://stopline:s3cret-pass@127.0.0.1:${port}` }],
+    ['a wrong password', { STOPLINE_REDIS_URL: `rediss://stopline:wrong@127.0.0.1:${port}`, STOPLINE_REDIS_CA_FILE: join(dir, 'ca.crt') }],
+  ] as const) {
+    const r = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_NODE_ID: 'untrusted', ...env });
+    try {
+      const answer = await postJson(`${r.url}/stopline/v1/cancel`, { session_id: 'nobody', message_id: 'm' });
+      assert.equal(answer.status, 202, what);
+      assert.equal(answer.json.outcome, 'accepted', what);
+      assert.equal(answer.json.degraded, true, what);
+      assert.equal(metric(await r.metrics(), 'stopline_redis_up'), 0, what);
+    } finally {
+      await r.close();
+    }
+  }
+});
