@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Keys, StreamRef } from './keys.ts';
 import type { Connection, RedisClient } from './redis-client.ts';
 import { quit } from './redis-client.ts';
+import { Cluster } from 'ioredis';
 
 export interface ListenerHandlers {
   wake(ref: StreamRef): void;
@@ -30,6 +31,8 @@ export class Listener {
   #probe: { id: string; resolve: () => void } | null = null;
   #timer: NodeJS.Timeout | null = null;
   #verified = false;
+  /** Cluster: sharded Pub/Sub (SSUBSCRIBE / SPUBLISH / 'smessage'). */
+  readonly #sharded: boolean;
   #everVerified = false;
   #closed = false;
 
@@ -41,9 +44,10 @@ export class Listener {
     this.#m = metrics;
     this.#log = log;
     this.#pingMs = pingMs;
+    this.#sharded = sub instanceof Cluster;
     metrics.enableSubscriberMetrics();
     metrics.subscriberUp.set(0);
-    sub.on('message', this.#onMessage);
+    sub.on(this.#sharded ? 'smessage' : 'message', this.#onMessage);
     sub.on('ready', () => void this.#verify());
     sub.on('close', () => this.#setVerified(false));
     sub.on('error', (err: Error) => log.debug('redis subscriber error', { err }));
@@ -51,8 +55,12 @@ export class Listener {
 
   get verified(): boolean { return this.#verified; }
 
+  #subscribe(): Promise<unknown> {
+    return this.#sharded ? this.#sub.ssubscribe(this.#channel) : this.#sub.subscribe(this.#channel);
+  }
+
   start(): void {
-    this.#sub.subscribe(this.#channel).catch((err: unknown) => this.#log.warn('redis subscribe failed; the poll covers cancels until it succeeds', { err }));
+    this.#subscribe().catch((err: unknown) => this.#log.warn('redis subscribe failed; the poll covers cancels until it succeeds', { err }));
     this.#timer = setInterval(() => void this.#health(), this.#pingMs);
     this.#timer.unref();
   }
@@ -91,12 +99,12 @@ export class Listener {
       // After 'ready' the resubscription may still be in flight: subscribing again is idempotent and tells us when
       // the server has it. Then the probe proves the whole path.
       const subscribed = await Promise.race([
-        this.#sub.subscribe(this.#channel).then(() => true, () => false),
+        this.#subscribe().then(() => true, () => false),
         new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 1_000); }),
       ]);
       clearTimeout(timer);
       if (!subscribed) return false;
-      await this.#client.call('ping', (c) => c.publish(this.#channel, `P\t${id}`));
+      await this.#client.call('ping', (c) => (this.#sharded ? c.spublish(this.#channel, `P\t${id}`) : c.publish(this.#channel, `P\t${id}`)));
       const ok = await Promise.race([promise.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 1_000); })]);
       if (!ok) return false; // the next health check tries again
       if (!this.#verified) {

@@ -45,6 +45,8 @@ function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: bo
       return new Cluster(redis.nodes.map(hp), {
         lazyConnect: true,
         enableOfflineQueue: subscriber,
+        // The subscriber uses sharded Pub/Sub: one connection per shard that holds a subscribed channel.
+        shardedSubscribers: subscriber,
         clusterRetryStrategy: retryStrategy,
         redisOptions: nodeOptions,
       });

@@ -13,7 +13,7 @@ interface Scripts {
   slRegister(...args: Arg[]): Promise<number>;
   slCancel(...args: Arg[]): Promise<[string, string?]>;
   slCancelSession(...args: Arg[]): Promise<string[]>;
-  slFinish(...args: Arg[]): Promise<number>;
+  slFinish(...args: Arg[]): Promise<number | string[]>;
   slPoll(numKeys: number, ...args: Arg[]): Promise<[number[], number[]]>;
 }
 
@@ -49,15 +49,26 @@ export class RedisStore implements CancelStore {
   readonly #client: RedisClient;
   readonly #keys: Keys;
   readonly #ttl: number;
-  /** The node channel prefix passed to the scripts; '' when nothing is published (poll and per-chunk modes). */
+  /** The node channel prefix passed to the scripts; '' when the scripts publish nothing. */
   readonly #publish: string;
+  /**
+   * Redis Cluster in push mode: sharded Pub/Sub (SPUBLISH, Redis >= 7). A script may only touch its own slot, so
+   * the wake-up and the confirmations are published after the script, by this replica, on the node channels.
+   */
+  readonly #sharded: boolean;
 
   constructor(client: RedisClient, keys: Keys, ttlS: number, publish: boolean) {
     this.#client = client;
     this.#keys = keys;
     this.#ttl = ttlS;
-    this.#publish = publish ? keys.channelPrefix : '';
+    this.#sharded = publish && client.command instanceof Cluster;
+    this.#publish = publish && !this.#sharded ? keys.channelPrefix : '';
     defineScripts(client.command);
+  }
+
+  /** SPUBLISH of one message on a replica's node channel (sharded mode); losing it is covered by the poll. */
+  #spublish(node: string, message: string): Promise<unknown> {
+    return this.#client.call('publish', (c) => c.spublish(this.#keys.nodeChannel(node), message)).catch(() => {});
   }
 
   register(ref: StreamRef, owner: string, trace: string): Promise<RegisterResult> {
@@ -77,15 +88,25 @@ export class RedisStore implements CancelStore {
 
   async finish(ref: StreamRef, owner: string, outcome: FinishOutcome, via: string): Promise<void> {
     const k = this.#keys;
-    await this.#client.call('finish', (c) =>
+    const waiters = await this.#client.call('finish', (c) =>
       scripts(c).slFinish(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref), ref.messageId, owner, outcome, this.#ttl, this.#publish, ref.sessionId, via));
+    if (this.#sharded && Array.isArray(waiters)) {
+      await Promise.all(waiters.map((w) => {
+        const [node, id] = w.split('\t');
+        return this.#spublish(node!, `C\t${id}\t${ref.sessionId}\t${ref.messageId}\t${outcome}\t${owner}\t${via}`);
+      }));
+    }
   }
 
   cancel(ref: StreamRef, waiter: string): Promise<CancelDecision> {
     const k = this.#keys;
     return this.#client.call('cancel', async (c) => {
       const [kind, value] = await scripts(c).slCancel(k.live(ref), k.flag(ref), k.done(ref), waiter, this.#ttl, this.#publish, ref.sessionId, ref.messageId);
-      if (kind === 'live') return { kind, stream: parseLive(ref.messageId, value ?? '') };
+      if (kind === 'live') {
+        const stream = parseLive(ref.messageId, value ?? '');
+        if (this.#sharded) void this.#spublish(stream.owner, `W\t${ref.sessionId}\t${ref.messageId}\t${waiter}`);
+        return { kind, stream };
+      }
       if (kind === 'done') return { kind, outcome: value ?? 'completed' };
       return { kind: 'pending' };
     });
@@ -96,6 +117,7 @@ export class RedisStore implements CancelStore {
       const flat = await scripts(c).slCancelSession(this.#keys.sessionSet(sessionId), this.#keys.base(sessionId), waiter, this.#ttl, this.#publish, sessionId);
       const out: ActiveStream[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) out.push(parseLive(flat[i]!, flat[i + 1]!));
+      if (this.#sharded) for (const s of out) void this.#spublish(s.owner, `W\t${sessionId}\t${s.messageId}\t${waiter}`);
       return out;
     });
   }

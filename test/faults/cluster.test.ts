@@ -1,11 +1,12 @@
 // Redis Cluster mode on three real cluster nodes: a session's keys share one slot (hash tags), so each Lua step is
-// atomic; the batched poll splits by slot; cancel works across replicas, and keeps working when a session's slot
-// is moved to another node under a live stream.
+// atomic; the batched poll splits by slot; Pub/Sub is sharded (SSUBSCRIBE/SPUBLISH); cancel works across replicas,
+// and keeps working when a session's slot is moved to another node under a live stream.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import keySlot from 'cluster-key-slot';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startCluster, type RedisCluster } from '../helpers/topologies.ts';
+import { commandStats } from '../helpers/redis.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
@@ -39,6 +40,17 @@ test('cross-replica cancel, pending and session-wide cancel on a cluster', async
   await s.waitFor((t) => t.includes('word1 '));
   const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cl1', message_id: 'm1' });
   assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+  assert.equal(r.json.path, 'pubsub');
+  // Sharded Pub/Sub: SPUBLISH on the shards, no classic PUBLISH broadcast over the cluster bus.
+  let spublish = 0;
+  let publish = 0;
+  for (const port of cluster.ports) {
+    const stats = await commandStats(cluster.client(port));
+    spublish += stats.get('spublish') ?? 0;
+    publish += stats.get('publish') ?? 0;
+  }
+  assert.ok(spublish > 0, 'SPUBLISH used');
+  assert.equal(publish, 0, 'no classic PUBLISH');
   assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
 
   assert.equal((await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cl2', message_id: 'm' })).json.outcome, 'pending');

@@ -7,7 +7,8 @@
 -- ARGV[1] message id, ARGV[2] owner, ARGV[3] outcome, ARGV[4] TTL in seconds,
 -- ARGV[5] node channel prefix ('' = do not publish), ARGV[6] session id, ARGV[7] how the stop reached the owner
 -- Publishes to each waiter's node channel: "C\t<cancelId>\t<sid>\t<mid>\t<outcome>\t<owner>\t<via>".
--- Returns the number of waiters confirmed.
+-- Returns the waiters ("node\tcancelId") when ARGV[5] is '' (the caller publishes: sharded Pub/Sub in a cluster,
+-- where a script may not publish to another slot's channel), else the number of waiters confirmed.
 local live = redis.call('GET', KEYS[1])
 if (not live) or string.match(live, '^[^\t]*') == ARGV[2] then
   redis.call('DEL', KEYS[1])
@@ -25,4 +26,5 @@ if ARGV[5] ~= '' then
     end
   end
 end
+if ARGV[5] == '' then return waiters end
 return #waiters
