@@ -32,7 +32,18 @@ const onSignal = (signal: NodeJS.Signals) => {
   }
   stopping = true;
   app.log.info('signal received: draining', { signal });
-  app.drain().then(() => process.exit(0), (err: unknown) => { app.log.error('drain failed', { err }); process.exit(1); });
+  app.drain().then(
+    () => {
+      // Every server, connection and timer is closed now, so the process ends by itself with code 0. Should
+      // anything still hold it, say what and exit all the same, after 5 s (this timer does not hold it).
+      process.exitCode = 0;
+      setTimeout(() => {
+        app.log.warn('still open after shutdown; exiting', { resources: process.getActiveResourcesInfo() });
+        process.exit(0);
+      }, 5_000).unref();
+    },
+    (err: unknown) => { app.log.error('drain failed', { err }); process.exit(1); },
+  );
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);

@@ -11,6 +11,8 @@ export interface UpstreamRecord {
   body: string;
   produced: number;
   sent: string;
+  /** true while the fixture waits for 'drain': its client (stopline) stopped reading */
+  blocked: boolean;
   aborted: boolean;
   finished: boolean;
   readonly done: Promise<void>;
@@ -27,7 +29,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-type Opts = { format: string; chunks: number; interval: number; firstByteDelay: number; resetAfter: number; split: boolean };
+type Opts = { format: string; chunks: number; interval: number; firstByteDelay: number; resetAfter: number; split: boolean; pad: number; stallAfter: number };
 
 function options(url: URL, body: unknown): Opts {
   const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
@@ -39,6 +41,8 @@ function options(url: URL, body: unknown): Opts {
     firstByteDelay: get('firstByteDelay', 0),
     resetAfter: get('resetAfter', -1),
     split: (url.searchParams.get('split') ?? String(b.split ?? 'false')) === 'true',
+    pad: get('pad', 0),
+    stallAfter: get('stallAfter', -1),
   };
 }
 
@@ -79,7 +83,7 @@ export async function startUpstream(): Promise<Upstream> {
     try { body = raw ? JSON.parse(raw) : undefined; } catch { body = undefined; }
     const o = options(url, body);
     const { promise: done, resolve } = Promise.withResolvers<void>();
-    const rec: UpstreamRecord = { path: req.url ?? '/', method: req.method ?? 'GET', headers: req.headers, body: raw, produced: 0, sent: '', aborted: false, finished: false, done };
+    const rec: UpstreamRecord = { path: req.url ?? '/', method: req.method ?? 'GET', headers: req.headers, body: raw, produced: 0, sent: '', blocked: false, aborted: false, finished: false, done };
     records.push(rec);
     events.emit('request', rec);
     res.on('close', () => {
@@ -99,7 +103,14 @@ export async function startUpstream(): Promise<Upstream> {
     for (let i = 0; i < o.chunks; i++) {
       if (rec.aborted) return;
       if (i === o.resetAfter) { res.socket?.destroy(); return; }
-      const text = chunkText(o.format, i);
+      if (i === o.stallAfter) { events.emit('stalled', rec); await done; return; } // goes quiet, never ends
+      const text = o.pad > 0 ? `: ${'x'.repeat(o.pad)}\n${chunkText(o.format, i)}` : chunkText(o.format, i);
+      if (o.pad > 0) {
+        // Big chunks as fast as the reader takes them: wait for 'drain' when the socket is full.
+        rec.produced++;
+        if (!res.write(text)) { rec.blocked = true; events.emit('blocked', rec); await Promise.race([once(res, 'drain'), done]); rec.blocked = false; }
+        continue;
+      }
       if (o.split && text.length > 4) {
         const cut = Math.floor(text.length / 2);
         res.write(text.slice(0, cut));

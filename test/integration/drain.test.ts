@@ -1,22 +1,24 @@
-// SIGTERM on a real process (the built entry point, as the image runs it): readiness goes 503, new streams are
-// refused, a live stream that outlasts the drain timeout is stopped with the terminal event, and the process
-// exits 0.
+// SIGTERM on a real process (the built entry point, as the image runs it, with Redis): readiness goes 503, new
+// streams are refused, a live stream that outlasts the drain timeout is stopped with the terminal event, and the
+// process exits 0 by itself, every connection and timer closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { startUpstream } from '../helpers/upstream.ts';
+import { startRedis } from '../helpers/redis.ts';
 import { freePort, until } from '../helpers/net.ts';
 import { sseEvents, stream } from '../helpers/client.ts';
 
 test('drain on SIGTERM: unready, refuse new streams, stop what outlives the deadline, exit 0', async () => {
   assert.ok(existsSync('dist/main.js'), 'dist/ is missing: run npm run build first');
   const up = await startUpstream();
+  const redis = await startRedis();
   const port = await freePort();
   const adminPort = await freePort();
   const p = spawn(process.execPath, ['--import', './dist/tracing/preload.js', 'dist/main.js'], {
-    env: { ...process.env, STOPLINE_LISTEN: `127.0.0.1:${port}`, STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '5', STOPLINE_NODE_ID: 'drainer' },
+    env: { ...process.env, STOPLINE_REDIS_URL: redis.url, STOPLINE_LISTEN: `127.0.0.1:${port}`, STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '5', STOPLINE_NODE_ID: 'drainer' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logs = '';
@@ -47,8 +49,11 @@ test('drain on SIGTERM: unready, refuse new streams, stop what outlives the dead
     const [code] = await once(p, 'exit');
     assert.equal(code, 0, logs);
     assert.match(logs, /"msg":"draining"/);
+    // The process ended by itself: every server, connection and timer was closed (nothing forced the exit).
+    assert.doesNotMatch(logs, /still open after shutdown/);
   } finally {
     if (p.exitCode === null) p.kill('SIGKILL');
     await up.close();
+    await redis.stop();
   }
 });

@@ -186,3 +186,64 @@ test('admin port: healthz, readyz and metrics', async () => {
   assert.ok(metric(text, 'stopline_stream_chunks_total') > 0);
   assert.ok(metric(text, 'stopline_stream_bytes_total') >= up.records.find((r) => r.headers['x-message-id'] === 'm-big')!.sent.length);
 });
+
+test('backpressure: a client that stops reading stops the upstream (nothing piles up in stopline)', async () => {
+  const { request } = await import('node:http');
+  const req = request(`${sl.url}/api/chat/stream?chunks=100000&interval=0&pad=16384`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false });
+  req.end(JSON.stringify({ session_id: 'bp', message_id: 'bp1' }));
+  const [res] = await once(req, 'response') as [import('node:http').IncomingMessage];
+  res.pause(); // the client reads nothing more
+  const rec = await up.request('bp1');
+  // The upstream soon finds its socket full: stopline stopped reading from it because the client did.
+  if (!rec.blocked) await once(up.events, 'blocked');
+  const produced = rec.produced;
+  assert.ok(produced < 100000);
+  // 100,000 chunks of 16 KiB would be 1.6 GB; what is in flight is bounded by the socket buffers on each side.
+  assert.ok(produced * 16384 < 64 * 1024 * 1024, `produced ${produced} chunks before the upstream was held back`);
+  req.destroy();
+  await rec.done;
+  assert.equal(rec.aborted, true);
+});
+
+test('a replica at STOPLINE_MAX_STREAMS refuses a new stream with 503 and Retry-After', async () => {
+  const small = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_MAX_STREAMS: '1' });
+  try {
+    const first = stream(`${small.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'cap', message_id: 'c1' }) });
+    await first.waitFor((t) => t.includes('word1 '));
+    const res = await fetch(`${small.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'cap', message_id: 'c2' }) });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    assert.equal(((await res.json()) as { error: string }).error, 'too_many_streams');
+    assert.equal(up.records.some((r) => r.headers['x-message-id'] === 'c2'), false);
+    first.destroy();
+  } finally {
+    await small.close();
+  }
+});
+
+test('an upstream that goes quiet mid-stream is cut at the idle timeout: the client sees a truncated stream', async () => {
+  const idle = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_UPSTREAM_IDLE_TIMEOUT_MS: '300' });
+  try {
+    const s = stream(`${idle.url}/api/chat/stream?chunks=100&interval=1&stallAfter=5`, { body: JSON.stringify({ session_id: 'idle', message_id: 'i1' }) });
+    const r = await s.result;
+    assert.equal(r.complete, false);
+    const rec = await up.request('i1');
+    await rec.done;
+    assert.equal(rec.aborted, true, 'the quiet upstream request was closed');
+    assert.ok(metric(await idle.metrics(), 'stopline_streams_total', { outcome: 'upstream_error' }) >= 1);
+  } finally {
+    await idle.close();
+  }
+});
+
+test('a second request with the ids of a live stream is refused with 409', async () => {
+  const s = stream(`${sl.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'dup', message_id: 'd1' }) });
+  await s.waitFor((t) => t.includes('word1 '));
+  const res = await fetch(`${sl.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'dup', message_id: 'd1' }) });
+  assert.equal(res.status, 409);
+  await res.text();
+  // the live stream is untouched and still cancellable
+  const c = await postJson(`${sl.url}/stopline/v1/cancel`, { session_id: 'dup', message_id: 'd1' });
+  assert.equal(c.json.outcome, 'stopped');
+  await s.result;
+});
