@@ -1,5 +1,6 @@
-// Starts a real Prometheus server (Debian package `prometheus`) with no scrape targets, for checking that
-// queries parse and type-check. The caller stops it.
+// Starts a real Prometheus server (Debian package `prometheus`): with no scrape targets by default, for checking
+// that queries parse and type-check, or with a given prometheus.yml and the files it names (rule files), for
+// end-to-end checks against live targets. The caller stops it.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 export interface Prometheus {
   url: string;
   stop(): Promise<void>;
+}
+
+export interface PrometheusOptions {
+  binary?: string;
+  /** The content of prometheus.yml; relative paths in it (rule_files) resolve next to it. */
+  config?: string;
+  /** Files written next to prometheus.yml, by file name (rule files). */
+  files?: Readonly<Record<string, string>>;
 }
 
 async function freePort(): Promise<number> {
@@ -26,14 +35,16 @@ async function freePort(): Promise<number> {
 
 const readyTries = 300;
 const readyPollMs = 100;
+const emptyConfig = 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n';
 
-export async function startPrometheus(binary = 'prometheus'): Promise<Prometheus> {
+export async function startPrometheus(options: PrometheusOptions = {}): Promise<Prometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'stopline-prometheus-'));
   const config = join(dir, 'prometheus.yml');
-  await writeFile(config, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
+  await writeFile(config, options.config ?? emptyConfig);
+  for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, [
+  const child = spawn(options.binary ?? 'prometheus', [
     `--config.file=${config}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
@@ -69,10 +80,17 @@ export async function startPrometheus(binary = 'prometheus'): Promise<Prometheus
   return { url, stop };
 }
 
+export interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
 export interface QueryResult {
   httpStatus: number;
   status: string;
   error?: string;
+  /** The instant vector (or the one-sample scalar) of a successful query; empty otherwise. */
+  result: Sample[];
 }
 
 /** Runs an instant query; `status` is "success" when Prometheus accepted the expression. */
@@ -82,6 +100,17 @@ export async function query(prometheus: Prometheus, expr: string): Promise<Query
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ query: expr }).toString(),
   });
-  const body = (await res.json()) as { status: string; error?: string };
-  return { httpStatus: res.status, status: body.status, ...(body.error === undefined ? {} : { error: body.error }) };
+  const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
+  let result: Sample[] = [];
+  if (body.data?.resultType === 'vector') result = body.data.result as Sample[];
+  else if (body.data?.resultType === 'scalar') result = [{ metric: {}, value: body.data.result as [number, string] }];
+  return { httpStatus: res.status, status: body.status, ...(body.error === undefined ? {} : { error: body.error }), result };
+}
+
+/** GET on the HTTP API (`/api/v1/<path>`); returns `data` of a successful answer, throws otherwise. */
+export async function api<T>(prometheus: Prometheus, path: string): Promise<T> {
+  const res = await fetch(`${prometheus.url}/api/v1/${path}`);
+  const body = (await res.json()) as { status: string; error?: string; data: T };
+  if (body.status !== 'success') throw new Error(`GET /api/v1/${path}: ${body.error ?? res.status}`);
+  return body.data;
 }
