@@ -18,10 +18,16 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   if (Number.isFinite(declared) && declared > limit) throw new StoplineError('payload_too_large', `Request body is larger than ${limit} bytes`);
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new StoplineError('payload_too_large', `Request body is larger than ${limit} bytes`);
-    parts.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new StoplineError('payload_too_large', `Request body is larger than ${limit} bytes`);
+      parts.push(chunk);
+    }
+  } catch (err) {
+    // A body cut off or malformed (aborted, bad chunk framing) is the client's error, not an internal one.
+    if (err instanceof StoplineError) throw err;
+    throw new StoplineError('bad_request', 'The request body could not be read', { cause: err });
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
 }

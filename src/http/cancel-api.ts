@@ -34,7 +34,8 @@ export async function handleCancel(req: IncomingMessage, res: ServerResponse, qu
   const { config, coordinator, metrics, auth, limiter, own } = deps;
   if (!limiter.take(req.socket.remoteAddress ?? '')) {
     metrics.cancelRequests.inc({ outcome: 'rate_limited' });
-    sendJson(res, 429, { error: 'rate_limited', message: `More than ${config.cancelRatePerS} cancels per second from this address` }, { 'retry-after': '1' });
+    // The body is left unread: close the connection rather than wait for it.
+    sendJson(res, 429, { error: 'rate_limited', message: `More than ${config.cancelRatePerS} cancels per second from this address` }, { 'retry-after': '1', connection: 'close' });
     return;
   }
   let sessionId: unknown;

@@ -10,10 +10,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** Answers an error that escaped a handler: a StoplineError with its status, anything else as 500 (logged). */
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  if (res.destroyed) return; // the client is gone: nobody to answer
   if (res.headersSent) { res.destroy(); return; }
   if (err instanceof StoplineError) {
     const headers: Record<string, string> = err.status === 503 ? { 'retry-after': '1' } : {};
-    if (err.code === 'payload_too_large' || err.code === 'shutting_down') headers.connection = 'close';
+    // Errors that leave a request body unread, or the framing in doubt, close the connection.
+    if (err.code === 'payload_too_large' || err.code === 'shutting_down' || err.code === 'bad_request') headers.connection = 'close';
     sendJson(res, err.status, { error: err.code, message: err.message }, headers);
     return;
   }
