@@ -164,8 +164,15 @@ export class Coordinator {
       for (const s of this.#registry.all()) if (s.ref !== null && !this.#unregistered.has(s)) streams.push(s as LiveStream & { ref: StreamRef });
       // With no stream to poll, the same tick checks that Redis still answers, so the breaker and
       // stopline_redis_up tell the truth on an idle replica too.
-      if (streams.length === 0) { await this.#store.ping(); return; }
+      if (streams.length === 0) {
+        await this.#store.ping();
+        // Held state is written on recovery; a Redis that refused writes without ever looking down (OOM, a
+        // READONLY replica) never "recovers", so a tick that finds Redis answering writes it too.
+        if (this.#holding) this.#writeHeld();
+        return;
+      }
       const { cancelled, missing } = await this.#store.poll(streams.map((s) => s.ref));
+      if (this.#holding) this.#writeHeld();
       if (streams.length > 0) {
         this.#m.cancelChecks.inc({ source: 'poll', result: 'clear' }, streams.length - cancelled.length);
         if (cancelled.length > 0) this.#m.cancelChecks.inc({ source: 'poll', result: 'cancel' }, cancelled.length);
@@ -189,6 +196,16 @@ export class Coordinator {
    */
   async recover(): Promise<void> {
     if (this.#closed) return;
+    this.#writeHeld();
+    await this.poll();
+  }
+
+  get #holding(): boolean {
+    return this.#unregistered.size + this.#heldFinishes.length + this.#heldCancels.size > 0;
+  }
+
+  /** Writes what was held while Redis was unusable; what fails again is held again. */
+  #writeHeld(): void {
     const unregistered = [...this.#unregistered];
     this.#unregistered.clear();
     for (const s of unregistered) if (s.ref !== null) void this.streamStarted(s as LiveStream & { ref: StreamRef });
@@ -200,9 +217,8 @@ export class Coordinator {
       this.#store.cancel(h.ref, h.waiter).catch(() => this.#heldCancels.set(`${h.ref.sessionId}\n${h.ref.messageId}`, h));
     }
     if (unregistered.length + finishes.length + cancels.length > 0) {
-      this.#log.info('redis recovered: held state written', { registrations: unregistered.length, finishes: finishes.length, cancels: cancels.length });
+      this.#log.info('redis usable: held state written', { registrations: unregistered.length, finishes: finishes.length, cancels: cancels.length });
     }
-    await this.poll();
   }
 
   // ---- the canceller's side ----

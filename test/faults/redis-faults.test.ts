@@ -171,3 +171,32 @@ test('peer endpoint refuses unsigned, wrongly signed and replayed requests', asy
   assert.equal((await post(good)).status, 401, 'a replay');
   assert.equal((await fetch(url)).status, 405);
 });
+
+test('Redis refusing writes (OOM at maxmemory): streams flow, cancels fall back, held cancels land once it accepts them', async () => {
+  const admin = redis.client();
+  const same = open(a);
+  const viaPeer = open(a);
+  const held = open(c);
+  for (const x of [same, viaPeer, held]) await x.s.waitFor((t) => t.includes('word1 '));
+  await admin.config('SET', 'maxmemory-policy', 'noeviction');
+  await admin.config('SET', 'maxmemory', '1');
+  try {
+    const during = open(a, 40, 2);
+    const r = await during.s.result;
+    assert.equal(r.text, (await up.request(during.ids.message_id)).sent, 'byte for byte while Redis refuses writes');
+    assert.equal((await cancel(a, same.ids)).json.path, 'local');
+    const peer = await cancel(b, viaPeer.ids);
+    assert.equal(peer.json.outcome, 'stopped', JSON.stringify(peer.json));
+    assert.equal(peer.json.path, 'peer');
+    const degraded = await cancel(d, held.ids);
+    assert.equal(degraded.json.outcome, 'accepted');
+    assert.equal(degraded.json.degraded, true);
+    assert.ok(metric(await d.metrics(), 'stopline_redis_errors_total', { command: 'cancel', reason: 'other' }) >= 1);
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+  }
+  assert.ok(await endsCancelled(held.s), 'the held cancel reached the owner once Redis took writes again');
+  assert.ok(await endsCancelled(same.s));
+  assert.ok(await endsCancelled(viaPeer.s));
+  admin.disconnect();
+});
