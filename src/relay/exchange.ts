@@ -125,7 +125,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.bytes += chunk.length;
       if (this.#hooks.checkChunk !== undefined) { this.#checkThenWrite(controller, chunk); return; }
     }
-    if (!this.#write(chunk)) controller.pause();
+    // Corked around the write, the chunk goes out at uncork, in this turn of the event loop: otherwise Node's
+    // response corks the socket itself and uncorks it in a process.nextTick, one more callback per chunk.
+    const socket = this.#res.socket;
+    socket?.cork();
+    const ok = this.#write(chunk);
+    socket?.uncork();
+    if (!ok) controller.pause();
   }
 
   onResponseEnd(): void {

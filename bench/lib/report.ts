@@ -1,0 +1,381 @@
+// The targets of the benchmark issue, judged against a run, and the Markdown report of the run.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+// The result object written by bench.ts (see bench/README.md for its fields); read loosely here.
+type Result = any;
+
+const med = (xs: number[]): number | null => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
+const pctOf = (xs: number[], q: number): number | null => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length === 0 ? null : v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+};
+
+/**
+ * Round-robust figures, from the per-round rows: each round is a paired comparison (the designs ran one after the
+ * other in that round), and the median over rounds keeps one round hit by a burst of other work on the machine from
+ * deciding a target. Pooled percentiles (all rounds' samples together) stay in the tables.
+ */
+export function perRound(r: Result): Record<string, { added_p50_ms: number | null; added_p99_ms: number | null; p99_ms: number | null; cancel_p50_ms: number | null; cancel_p99_ms: number | null; each: { round: number; p99: number | null; added_p99: number | null; cancel_p50: number | null; cancel_p99: number | null }[] }> {
+  const out: ReturnType<typeof perRound> = {};
+  const load = r.raw.load as any[];
+  const stop = r.raw.stop as any[];
+  for (const name of Object.keys(r.summary.load)) {
+    const each = load.filter((l) => l.design === name).map((l) => {
+      const d = load.find((x) => x.design === 'direct' && x.round === l.round);
+      const c = (stop.find((x) => x.design === name && x.round === l.round)?.cancels ?? []).map((x: any) => x.client_ms).filter((x: any) => typeof x === 'number');
+      return {
+        round: l.round,
+        p50: l.delay.p50, p99: l.delay.p99,
+        added_p50: d && name !== 'direct' ? l.delay.p50 - d.delay.p50 : null,
+        added_p99: d && name !== 'direct' ? l.delay.p99 - d.delay.p99 : null,
+        cancel_p50: pctOf(c, 0.5), cancel_p99: pctOf(c, 0.99),
+      };
+    });
+    const m = (k: 'added_p50' | 'added_p99' | 'p99' | 'cancel_p50' | 'cancel_p99') => med(each.map((e) => e[k]).filter((x): x is number => typeof x === 'number'));
+    out[name] = {
+      added_p50_ms: m('added_p50'), added_p99_ms: m('added_p99'), p99_ms: m('p99'), cancel_p50_ms: m('cancel_p50'), cancel_p99_ms: m('cancel_p99'),
+      each: each.map((e) => ({ round: e.round, p99: e.p99, added_p99: e.added_p99, cancel_p50: e.cancel_p50, cancel_p99: e.cancel_p99 })),
+    };
+  }
+  return out;
+}
+
+export interface TargetRow { target: string; goal: string; value: string; verdict: 'met' | 'missed' | 'inconclusive' | 'not measured'; note: string }
+
+const f = (v: unknown, unit = '', digits = 3): string => {
+  if (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return 'n/a';
+  if (typeof v !== 'number') return String(v);
+  const abs = Math.abs(v);
+  const s = abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : abs >= 1 ? v.toFixed(2) : v.toFixed(digits);
+  return `${s}${unit}`;
+};
+
+function profileHint(r: Result, n = 4): string {
+  const p = r.profile;
+  if (!p) return '';
+  const cats = (p.categories as { category: string; pct_busy: number }[]).slice(0, n).map((c) => `${c.category} ${c.pct_busy}%`).join(', ');
+  const fns = (p.top_self as { fn: string; where: string; pct_busy: number }[]).slice(0, 3).map((t) => `\`${t.fn}\` ${t.pct_busy}%`).join(', ');
+  return ` Profile of push under this load (busy time): ${cats}; top self time ${fns} (see "Profile").`;
+}
+
+function loadContext(r: Result): string {
+  const L = r.summary.load;
+  const la = r.machine.loadavg_at_start as number[];
+  const d = L.direct?.delay_ms;
+  const lag = L.direct?.client_loop_lag_p99_ms_median;
+  const perRoundLoad = (r.raw?.load as any[] ?? []).filter((l) => l.design === 'push').map((l) => l.loadavg?.[0]);
+  return `The machine was shared (load average ${la?.[0]} at start on ${r.machine.cores} cores${perRoundLoad.length ? `, ${perRoundLoad.join(' / ')} at the end of push's load window in each round` : ''}); direct's own per-event delay p99 was ${f(d?.p99, ' ms')} (pooled) and the client's event-loop lag p99 ${f(lag, ' ms')}, so part of every tail here is CPU contention between the client, the upstream, the relay and other work on the machine.`;
+}
+
+export function evaluateTargets(r: Result): TargetRow[] {
+  const S = r.summary;
+  const rows: TargetRow[] = [];
+  const streams = r.params.streams as number;
+  const v = (ok: boolean | null): TargetRow['verdict'] => (ok === null ? 'not measured' : ok ? 'met' : 'missed');
+
+  // 1. Redis commands per stream, push.
+  {
+    const c = S.cost?.push;
+    const ks = Object.keys(c ?? {});
+    if (c && ks.length >= 2) {
+      const lo = c[ks[0]!];
+      const hi = c[ks[ks.length - 1]!];
+      const flat = Math.abs(hi.round_trips_per_stream - lo.round_trips_per_stream) <= 0.5;
+      const ok = flat && Math.max(hi.round_trips_per_stream, lo.round_trips_per_stream) <= 4;
+      const pc = S.cost?.['per-chunk'];
+      rows.push({
+        target: 'Redis commands per stream, push', goal: '≤ 4, flat in the number of chunks',
+        value: `${f(lo.round_trips_per_stream)} at ${ks[0]} chunks, ${f(hi.round_trips_per_stream)} at ${ks[ks.length - 1]} chunks (commands sent); ${f(lo.in_scripts_per_stream)} / ${f(hi.in_scripts_per_stream)} more run inside the Lua scripts`,
+        verdict: v(ok),
+        note: `Counted from SLOWLOG at threshold 0 (every command, with its client): commands stopline sends (register + finish scripts, plus each stream's share of the one batched poll per replica per second). Redis also executes the commands inside the scripts; those (${f(hi.in_scripts_per_stream)} per stream) are flat in chunks too but grow with a stream's lifetime: the poll refreshes 3 keys per live stream per second.${pc ? ` per-chunk for comparison: ${f(pc[ks[0]!]?.round_trips_per_stream)} and ${f(pc[ks[ks.length - 1]!]?.round_trips_per_stream)} commands sent per stream.` : ''}${ok ? '' : flat ? ' Missed: more than 4 per stream.' : ' Missed: not flat in the number of chunks.'}`,
+      });
+    } else rows.push({ target: 'Redis commands per stream, push', goal: '≤ 4, flat in the number of chunks', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 2. cancel-to-stop across replicas, push.
+  {
+    const s = S.stop?.push;
+    const c = s?.client_cancel_to_stop_ms;
+    const pr = perRound(r).push;
+    if (c && c.n > 0 && pr) {
+      const ok = (pr.cancel_p50_ms ?? Infinity) <= 1 && (pr.cancel_p99_ms ?? Infinity) <= 5;
+      const why: string[] = [];
+      if (!ok) {
+        why.push(`Missed. The server-side part (cancel received on replica B → owner A confirmed over Pub/Sub, the API's cancel_to_stop_ms) was p50 ${f(s.api_cancel_to_stop_ms.p50, ' ms')} / p99 ${f(s.api_cancel_to_stop_ms.p99, ' ms')}. A cross-replica stop crosses at least four process wake-ups (client → replica B → Redis → replica A → client), and on this machine at this load one plain HTTP round trip to a replica (a 404, no Redis) took p50 ${f(s.hop_http_round_trip_ms?.p50, ' ms')} and one Redis PING from the client p50 ${f(s.hop_redis_ping_ms?.p50, ' ms')}: the floor of the path is already near or above the 1 ms goal here.`);
+        why.push(loadContext(r));
+      }
+      rows.push({
+        target: `cancel-to-stop across replicas, push, ${streams.toLocaleString('en-US')} live streams`, goal: 'p50 ≤ 1 ms, p99 ≤ 5 ms',
+        value: `p50 ${f(pr.cancel_p50_ms, ' ms')}, p99 ${f(pr.cancel_p99_ms, ' ms')} (client side, median over rounds); all ${c.n} cancels pooled: p50 ${f(c.p50, ' ms')}, p99 ${f(c.p99, ' ms')}, max ${f(c.max, ' ms')}; API cancel_to_stop_ms p50 ${f(s.api_cancel_to_stop_ms.p50, ' ms')}; upstream noticed p50 ${f(s.upstream_noticed_after_cancel_ms.p50, ' ms')}`,
+        verdict: v(ok),
+        note: `Measured from the cancel request leaving the client (sent to the replica that does not own the stream) to the client seeing the stream end; per round: ${pr.each.map((e) => `p50 ${f(e.cancel_p50, ' ms')} / p99 ${f(e.cancel_p99, ' ms')}`).join(', ')}.${streams < 1000 ? ` Run at ${streams} streams, not 1,000 (see "Load").` : ''} ${why.join(' ')}`.trim(),
+      });
+    } else rows.push({ target: 'cancel-to-stop across replicas, push', goal: 'p50 ≤ 1 ms, p99 ≤ 5 ms', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 3. ratio against per-chunk.
+  {
+    const pr = perRound(r);
+    const p = pr.push?.cancel_p50_ms;
+    const c = pr['per-chunk']?.cancel_p50_ms;
+    if (typeof p === 'number' && typeof c === 'number' && p > 0) {
+      const ratio = c / p;
+      rows.push({
+        target: `cancel-to-stop ratio against per-chunk at ${r.params.rate} chunks/s`, goal: '≥ 20× faster at p50',
+        value: `${f(ratio, '×')} (per-chunk p50 ${f(c, ' ms')}, push p50 ${f(p, ' ms')}, medians over rounds)`,
+        verdict: v(ratio >= 20),
+        note: ratio >= 20
+          ? `per-chunk can only see the flag when the next chunk arrives (every ${f(1000 / r.params.rate, ' ms')} here) and then pays a Redis round trip; push is woken over Pub/Sub at once.`
+          : `Missed: push's p50 (${f(p, ' ms')}) is too close to per-chunk's (${f(c, ' ms')}). ${loadContext(r)}`,
+      });
+    } else rows.push({ target: 'cancel-to-stop ratio against per-chunk', goal: '≥ 20× faster at p50', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 4. relay CPU per chunk against nginx.
+  {
+    const p = S.load?.push?.relay_cpu_ms_per_1k_chunks;
+    const n = S.load?.nginx?.relay_cpu_ms_per_1k_chunks;
+    if (typeof p === 'number' && typeof n === 'number' && n > 0) {
+      const ratio = p / n;
+      rows.push({
+        target: 'relay CPU per chunk against nginx', goal: '≤ 1.5×',
+        value: `${f(ratio, '×')} (push ${f(p, ' ms')} vs nginx ${f(n, ' ms')} CPU per 1,000 chunks; per-chunk ${f(S.load?.['per-chunk']?.relay_cpu_ms_per_1k_chunks, ' ms')}, poll ${f(S.load?.poll?.relay_cpu_ms_per_1k_chunks, ' ms')})`,
+        verdict: v(ratio <= 1.5),
+        note: ratio <= 1.5 ? 'CPU of both stopline replicas against nginx master + workers, from /proc utime + stime over the same window.'
+          : `Missed: a chunk through Node costs more CPU than through nginx's C event loop (two HTTP parsers in JavaScript/WASM, chunked re-encoding, a JS write per chunk).${profileHint(r)}`,
+      });
+    } else rows.push({ target: 'relay CPU per chunk against nginx', goal: '≤ 1.5×', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 5. added inter-chunk latency p99.
+  {
+    const L = S.load?.push;
+    const pr = perRound(r);
+    const a99 = pr.push?.added_p99_ms;
+    if (L && typeof a99 === 'number') {
+      const ok = a99 <= 1;
+      rows.push({
+        target: `added inter-chunk latency p99 at ${streams.toLocaleString('en-US')} streams`, goal: '≤ 1 ms',
+        value: `${f(a99, ' ms')} (median over rounds of push p99 − direct p99 in the same round; p50 added ${f(pr.push?.added_p50_ms, ' ms')}; nginx added p99 ${f(pr.nginx?.added_p99_ms, ' ms')}; all rounds pooled: push p99 ${f(L.delay_ms.p99, ' ms')} vs direct ${f(S.load.direct?.delay_ms?.p99, ' ms')})`,
+        verdict: v(ok),
+        note: (ok ? 'Per-event delay (upstream write → client read, same monotonic clock), relay minus direct.'
+          : `Missed. Per round (push p99 − direct p99): ${pr.push?.each.map((e) => f(e.added_p99, ' ms')).join(', ')}. ${loadContext(r)} nginx, on the same machine in the same rounds, added ${f(pr.nginx?.added_p99_ms, ' ms')} at p99.${profileHint(r, 3)}`),
+      });
+    } else rows.push({ target: 'added inter-chunk latency p99', goal: '≤ 1 ms', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 6. end-to-end time added per 500-chunk answer.
+  {
+    const s = S.seed?.push?.seed;
+    if (s && typeof s.added_pct_median === 'number') {
+      const ok = s.added_pct_median <= 1;
+      rows.push({
+        target: `end-to-end time added per ${s.chunks}-chunk answer`, goal: "≤ 1% of the answer's time",
+        value: `${f(s.added_pct_median, '%')} (${f(s.added_ms_median, ' ms')} of ${f(s.e2e_ms_median, ' ms')}; per-chunk ${f(S.seed?.['per-chunk']?.seed?.added_ms_median, ' ms')}, nginx ${f(S.seed?.nginx?.seed?.added_ms_median, ' ms')})`,
+        verdict: v(ok),
+        note: `One answer at a time, no other load; median over rounds of (design − direct) in the same round. Added time is measured on the path (request → upstream, plus the last event → end of the response at the client), which takes the upstream's own timer jitter out; the raw end-to-end difference was ${f(s.added_e2e_ms_median, ' ms')}. ${S.seed?.push?.long ? `The ${S.seed.push.long.chunks}-chunk answer: push adds ${f(S.seed.push.long.added_ms_median, ' ms')}, per-chunk ${f(S.seed?.['per-chunk']?.long?.added_ms_median, ' ms')}.` : ''}`,
+      });
+    } else rows.push({ target: 'end-to-end time added per 500-chunk answer', goal: "≤ 1% of the answer's time", value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 7. RSS per live stream.
+  {
+    const L = S.load?.push;
+    if (L && typeof L.rss_per_stream_kib_median === 'number') {
+      const ok = L.rss_per_stream_kib_median <= 30;
+      rows.push({
+        target: 'RSS per live stream', goal: '≤ 30 KB',
+        value: `${f(L.rss_per_stream_kib_median, ' KiB')} median over rounds (max ${f(L.rss_per_stream_kib_max, ' KiB')}); nginx ${f(S.load.nginx?.rss_per_stream_kib_median, ' KiB')}`,
+        verdict: v(ok),
+        note: ok ? 'VmRSS of both replicas during the load minus before it, over the live streams.'
+          : `Missed: VmRSS during the load minus before it, over the live streams, both replicas. Of that, per stream: V8 heap used +${f(L.heap_used_per_stream_kib_median, ' KiB')}, heap reserved +${f(L.heap_total_per_stream_kib_median, ' KiB')}, external (buffers) +${f(L.external_per_stream_kib_median, ' KiB')} (stopline's own /metrics). Heap used still holds garbage not yet collected at this allocation rate: after a full GC (profiling pass, through the inspector) the heap retained per live stream was ${f(r.profile?.retained_heap_per_stream_kib, ' KiB')}. The rest of the growth is V8's reserved space and native memory of the two sockets per stream.`,
+      });
+    } else rows.push({ target: 'RSS per live stream', goal: '≤ 30 KB', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+
+  // 8. inter-chunk latency with Redis hung.
+  {
+    const h = S.hung?.push;
+    if (h && typeof h.p99_ratio_median === 'number') {
+      const ok = h.p99_ratio_median <= 1.1;
+      const each = (h.p99_ratio_each as (number | null)[]).filter((x): x is number => x !== null);
+      // Rounds that disagree wildly (one half far better, another far worse) say the machine, not Redis, decided.
+      const noisy = each.some((x) => x < 0.5) && each.some((x) => x > 2);
+      rows.push({
+        target: 'inter-chunk latency p99 with Redis hung', goal: 'within 10% of Redis healthy',
+        value: `${f((h.p99_ratio_median - 1) * 100, '%')} (median over ${h.rounds} round(s) of p99 hung / p99 healthy in the same round; per half, median over rounds: p99 hung ${f(h.hung_ms.p99_median, ' ms')} vs healthy ${f(h.healthy_ms.p99_median, ' ms')}, p50 ${f(h.hung_ms.p50_median, ' ms')} vs ${f(h.healthy_ms.p50_median, ' ms')})`,
+        verdict: noisy ? 'inconclusive' : v(ok),
+        note: `${noisy ? 'Inconclusive on this run: the rounds disagree in both directions, so bursts of other work on the machine, not Redis, set the p99 of one half or the other. ' : ''}${ok ? 'Redis SIGSTOPped halfway through the window: no Redis call is on the chunk path, so streaming does not notice.' : "Missed: the hung half's p99 is more than 10% above the healthy half's."} Ratio hung / healthy per round: ${(h.p99_ratio_each as (number | null)[]).map((x) => f(x)).join(', ')}${(h.p99_ratio_each as (number | null)[]).some((x) => x !== null && (x < 0.5 || x > 2)) ? '; rounds far from 1 in either direction are bursts of other work on the machine during one half (the healthy half as often as the hung one), not Redis: read the verdict with them in mind' : ''}. ${ok ? '' : loadContext(r)}`.trim(),
+      });
+    } else rows.push({ target: 'inter-chunk latency p99 with Redis hung', goal: 'within 10% of Redis healthy', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+  return rows;
+}
+
+// ---- Markdown ----
+
+const esc = (s: string) => s.replace(/\|/g, '\\|');
+function table(head: string[], rows: (string | number | null)[][]): string {
+  const line = (cells: (string | number | null)[]) => `| ${cells.map((c) => esc(c === null ? 'n/a' : String(c))).join(' | ')} |`;
+  return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function renderMarkdown(r: Result, chart: string | null): string {
+  const S = r.summary;
+  const m = r.machine;
+  const P = r.params;
+  const names = Object.keys(S.load);
+  const out: string[] = [];
+  out.push(`# stopline benchmark: ${r.mode} run of ${r.started_at.slice(0, 10)}`);
+  out.push('');
+  out.push(`The old designs, nginx and stopline side by side, in one run on one machine: direct to the upstream (the floor), nginx as a plain relay, and stopline in its three cancel modes (\`per-chunk\`, the old design; \`poll\`; \`push\`, the default), two replicas each on one redis-server. ${P.rounds} interleaved round(s), ${Math.round(r.duration_s / 60 * 10) / 10} min. How each figure is measured: [bench/README.md](../README.md). Raw numbers: [\`${r.files.json}\`](${r.files.json}).`);
+  out.push('');
+  out.push('## Machine');
+  out.push('');
+  out.push(table(['cores', 'CPU', 'memory', 'Node', 'Redis', 'nginx', 'kernel', 'load average at start (1/5/15 min)', 'at end'], [[
+    m.cores, m.cpu_model, `${m.memory_gib} GiB`, m.node, m.redis, m.nginx, m.kernel, (m.loadavg_at_start ?? []).join(' / '), (m.loadavg_at_end ?? []).join(' / '),
+  ]]));
+  out.push('');
+  out.push(`stopline at commit \`${r.stopline.commit}\`${r.stopline.src_modified_since_commit ? ' (src/ had uncommitted changes; the benchmark ran the built dist/ as it was)' : ''}${r.stopline.dist ? `, dist/ built ${r.stopline.dist.built_at.slice(0, 16).replace('T', ' ')} UTC (fingerprint \`${r.stopline.dist.sha1}\`)` : ''}. The machine is shared with other work: absolute numbers are noisy, comparisons within a round are the point.`);
+  out.push('');
+  out.push('## Targets');
+  out.push('');
+  out.push(table(['target', 'goal', 'this run', 'verdict'], r.targets.map((t: TargetRow) => [t.target, t.goal, t.value, t.verdict === 'missed' || t.verdict === 'inconclusive' ? `**${t.verdict}**` : t.verdict])));
+  out.push('');
+  for (const t of r.targets as TargetRow[]) if (t.note) out.push(`- **${t.target}** (${t.verdict}): ${t.note}`);
+  out.push('');
+  if (chart) { out.push(`![benchmark chart](${chart})`); out.push(''); }
+
+  // Seed.
+  out.push(`## 1. Seed scenario: one answer at a time`);
+  out.push('');
+  out.push(`A ${P.seedChunks}-chunk answer streamed over ${P.seedMs} ms and a ${P.longChunks}-chunk answer over ${P.longMs} ms, one at a time, no other load. End-to-end (e2e) = request sent → response ended, at the client. Path = the part of it that is not the upstream's own pacing: (first event's upstream timestamp − request sent) + (response ended − last event's upstream timestamp). Added = design − direct in the same round, on the path (median over rounds); % is of direct's e2e. Raw e2e diff = the same on the whole e2e, which also carries the upstream's timer jitter.`);
+  out.push('');
+  out.push(table(['design', `${P.seedChunks} chunks: e2e`, 'path', 'added', 'added %', 'raw e2e diff', `${P.longChunks} chunks: e2e`, 'path', 'added', 'added %', 'raw e2e diff', 'per-event delay p50 / p99 (seed answer)'], names.map((n) => {
+    const s = S.seed[n] ?? {};
+    const d = n === 'direct';
+    return [n, f(s.seed?.e2e_ms_median, ' ms'), f(s.seed?.path_ms_median, ' ms'), d ? '—' : f(s.seed?.added_ms_median, ' ms'), d ? '—' : f(s.seed?.added_pct_median, '%'), d ? '—' : f(s.seed?.added_e2e_ms_median, ' ms'),
+      f(s.long?.e2e_ms_median, ' ms'), f(s.long?.path_ms_median, ' ms'), d ? '—' : f(s.long?.added_ms_median, ' ms'), d ? '—' : f(s.long?.added_pct_median, '%'), d ? '—' : f(s.long?.added_e2e_ms_median, ' ms'),
+      `${f(s.seed?.event_delay_p50_ms_median, ' ms')} / ${f(s.seed?.event_delay_p99_ms_median, ' ms')}`];
+  })));
+  out.push('');
+
+  // Load.
+  out.push(`## 2. Load: ${P.streams.toLocaleString('en-US')} concurrent streams at ${P.rate} chunks/s`);
+  out.push('');
+  out.push(`Offered ${(P.streams * P.rate).toLocaleString('en-US')} chunks/s, opened over ${P.rampMs} ms, measured over ${P.measureMs} ms per round. Per-event delay = client read time − the upstream's write time stamped in the event (CLOCK_MONOTONIC); pooled over rounds, and per round (ms, in round order) with the median over rounds of the paired difference against direct in the same round (what the targets use: one round hit by a burst of other work on the machine does not decide them). Relay CPU from /proc (utime + stime) of the relay's processes (both replicas; nginx master + workers). RSS per stream = (VmRSS during − before) / live streams.${P.streams < 1000 ? ` The issue's scale is 1,000 streams; on 2 cores the client and the upstream (about 0.9 of a core at 1,000) plus stopline's two replicas (about one core) leave the machine CPU-bound, so the default is ${P.streams} (see bench/README.md; \`--streams 1000\` runs it).` : ''}`);
+  out.push('');
+  const PR = perRound(r);
+  out.push(table(['design', 'chunks/s delivered', 'delay p50', 'p90', 'p99', 'p99.9', 'max', 'added p50', 'added p99', 'p99 per round', 'added p99, median of rounds', 'relay CPU per 1k chunks', 'vs nginx', 'RSS per stream', 'client loop lag p99'], names.map((n) => {
+    const L = S.load[n];
+    const ng = S.load.nginx?.relay_cpu_ms_per_1k_chunks;
+    return [n, f(L.events_per_s_median), f(L.delay_ms.p50, ' ms'), f(L.delay_ms.p90, ' ms'), f(L.delay_ms.p99, ' ms'), f(L.delay_ms.p999, ' ms'), f(L.delay_ms.max, ' ms'),
+      n === 'direct' ? '—' : f(L.added_p50_ms, ' ms'), n === 'direct' ? '—' : f(L.added_p99_ms, ' ms'),
+      (PR[n]?.each ?? []).map((e) => f(e.p99)).join(' / '), n === 'direct' ? '—' : f(PR[n]?.added_p99_ms, ' ms'),
+      n === 'direct' ? '—' : f(L.relay_cpu_ms_per_1k_chunks, ' ms'), n === 'direct' || !ng ? '—' : f(L.relay_cpu_ms_per_1k_chunks / ng, '×'),
+      n === 'direct' ? '—' : f(L.rss_per_stream_kib_median, ' KiB'), f(L.client_loop_lag_p99_ms_median, ' ms')];
+  })));
+  out.push('');
+  out.push(table(['design', 'RSS per stream (VmRSS)', 'V8 heap used per stream', 'V8 heap reserved per stream', 'external per stream'], names.filter((n) => n !== 'direct').map((n) => {
+    const L = S.load[n];
+    return [n, f(L.rss_per_stream_kib_median, ' KiB'), f(L.heap_used_per_stream_kib_median, ' KiB'), f(L.heap_total_per_stream_kib_median, ' KiB'), f(L.external_per_stream_kib_median, ' KiB')];
+  })));
+  out.push('');
+  out.push(`Stream start (request sent → response headers, during the ramp), p50 / p99: ${names.map((n) => `${n} ${f(S.load[n].stream_start_ms_p50_median, ' ms')} / ${f(S.load[n].stream_start_ms_p99_median, ' ms')}`).join(', ')}.${names.some((n) => (S.load[n].streams_started_in_window_max ?? 0) > 0) ? ` Streams whose headers arrived only after the measurement window had begun (the relay was behind): ${names.filter((n) => (S.load[n].streams_started_in_window_max ?? 0) > 0).map((n) => `${n} ${S.load[n].streams_started_in_window_max}`).join(', ')}.` : ''}`);
+  out.push(`Upstream CPU per 1,000 chunks (the same work in every design): ${names.map((n) => `${n} ${f(S.load[n].upstream_cpu_ms_per_1k_chunks, ' ms')}`).join(', ')}.`);
+  const short = names.filter((n) => S.load[n].streams_live_min < P.streams);
+  if (short.length > 0) out.push(`Fewer than ${P.streams} streams live at the end of a window: ${short.map((n) => `${n} (${S.load[n].streams_live_min})`).join(', ')}.`);
+  out.push('');
+
+  // Stop.
+  out.push(`## 3. Stop at that load`);
+  out.push('');
+  out.push(`Cancels sent to the replica that does **not** own the stream (\`POST /stopline/v1/cancel\`), ${P.cancelGapMs} ms apart, while the load runs. Client cancel-to-stop = cancel request leaves the client → the client sees the stream end. Upstream noticed = cancel sent → the bench upstream saw its client go away (and stopped generating). Tokens after cancel = events the upstream produced minus events the client had when it sent the cancel.`);
+  out.push('');
+  const stopNames = names.filter((n) => S.stop[n]?.cancels > 0);
+  out.push(table(['mode', 'cancels', 'outcomes', 'client cancel-to-stop p50 / p99, median of rounds', 'pooled p50', 'p99', 'max', 'terminal event p50', 'upstream noticed p50', 'p99', 'max', 'tokens after cancel p50 / max', 'API cancel_to_stop_ms p50 / p99', 'API answer p50 / p99'], stopNames.map((n) => {
+    const s = S.stop[n];
+    return [n, s.cancels, Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`).join(', '), `${f(PR[n]?.cancel_p50_ms, ' ms')} / ${f(PR[n]?.cancel_p99_ms, ' ms')}`, f(s.client_cancel_to_stop_ms.p50, ' ms'), f(s.client_cancel_to_stop_ms.p99, ' ms'), f(s.client_cancel_to_stop_ms.max, ' ms'),
+      f(s.client_cancel_to_terminal_event_ms.p50, ' ms'), f(s.upstream_noticed_after_cancel_ms.p50, ' ms'), f(s.upstream_noticed_after_cancel_ms.p99, ' ms'), f(s.upstream_noticed_after_cancel_ms.max, ' ms'),
+      `${f(s.tokens_after_cancel.p50)} / ${f(s.tokens_after_cancel.max)}`, `${f(s.api_cancel_to_stop_ms.p50, ' ms')} / ${f(s.api_cancel_to_stop_ms.p99, ' ms')}`, `${f(s.api_answer_ms.p50, ' ms')} / ${f(s.api_answer_ms.p99, ' ms')}`];
+  })));
+  out.push('');
+  out.push('For reference, a client that simply goes away (closes its connection) at that load: client disconnect → upstream noticed, in every design.');
+  out.push('');
+  const hopNames = names.filter((n) => S.stop[n]?.hop_http_round_trip_ms?.n > 0);
+  if (hopNames.length > 0) {
+    out.push(`What one hop costs here at that load (median over rounds of the p50 of 20 tries, taken just before the cancels): ${hopNames.map((n) => `${n}: HTTP round trip to a replica (404, no Redis) ${f(S.stop[n].hop_http_round_trip_ms.p50, ' ms')}, Redis PING from the client ${f(S.stop[n].hop_redis_ping_ms.p50, ' ms')}`).join('; ')}.`);
+    out.push('');
+  }
+  out.push(table(['design', 'disconnects', 'p50', 'p99', 'max'], names.map((n) => {
+    const s = S.stop[n].client_disconnect_to_upstream_ms;
+    return [n, S.stop[n].client_disconnects, f(s.p50, ' ms'), f(s.p99, ' ms'), f(s.max, ' ms')];
+  })));
+  out.push('');
+
+  // Redis cost.
+  out.push('## 4. Redis cost');
+  out.push('');
+  out.push(`Per stream: ${P.costStreams} streams per batch, each ${P.costMs} ms long, with ${P.costChunks.join(' and ')} chunks; SLOWLOG at threshold 0 records every command with its client, so commands stopline sends (attributed by the replicas' socket ports) and commands run inside its Lua scripts (client \`?:0\`) are counted apart. INFO commandstats counts both together (last column). Per replica per second: INFO commandstats over the load window (all commands, including inside scripts).`);
+  out.push('');
+  const costNames = Object.keys(S.cost);
+  const rowsCost: (string | number | null)[][] = [];
+  for (const n of costNames) for (const [chunks, c] of Object.entries(S.cost[n] as Record<string, any>)) {
+    rowsCost.push([n, chunks, f(c.round_trips_per_stream), Object.entries(c.round_trips_by_command).map(([k, v]) => `${k} ${v}`).join(', '), f(c.in_scripts_per_stream), f(c.all_commands_per_stream_commandstats)]);
+  }
+  out.push(table(['mode', 'chunks', 'commands sent per stream', 'by command', 'inside scripts per stream', 'commandstats total per stream'], rowsCost));
+  out.push('');
+  out.push(table(['mode', `all commands per replica per s at ${P.streams} streams`, 'script calls per replica per s', 'stopline calls per replica per s (its own metrics)', 'Redis errors seen by stopline'], names.filter((n) => S.load[n].redis).map((n) => {
+    const x = S.load[n].redis;
+    return [n, f(x.all_commands_per_replica_s_median), f(x.script_calls_per_replica_s_median), Object.entries(x.stopline_calls_per_replica_s).map(([k, v]) => `${k} ${v}`).join(', ') || '—', x.stopline_errors_total];
+  })));
+  out.push('');
+
+  // Hung.
+  const h = S.hung?.push;
+  out.push('## 5. Redis hung (SIGSTOP) halfway through the load, push');
+  out.push('');
+  if (h) {
+    out.push(`${P.streams} streams; the first half of a ${P.hungMs} ms window with Redis healthy, then redis-server SIGSTOPped for the second half (SIGCONT at the end). ${P.hungCancels} cancels sent while Redis was hung.`);
+    out.push('');
+    out.push(table(['', 'per-event delay p50', 'p99', 'max', 'chunks/s'], [
+      ['Redis healthy', f(h.healthy_ms.p50_median, ' ms'), f(h.healthy_ms.p99_median, ' ms'), f(h.healthy_ms.max, ' ms'), f(h.events_per_s_healthy_median)],
+      ['Redis hung', f(h.hung_ms.p50_median, ' ms'), f(h.hung_ms.p99_median, ' ms'), f(h.hung_ms.max, ' ms'), f(h.events_per_s_hung_median)],
+    ]));
+    out.push('');
+    out.push(`p99 ratio hung / healthy per round: ${h.p99_ratio_each.map((x: number | null) => f(x)).join(', ')}. Cancels while hung: ${Object.entries(h.cancels_while_hung).map(([k, v]) => `${v}× ${k}`).join(', ') || 'none'}, answered in p50 ${f(h.cancel_answer_ms_while_hung.p50, ' ms')} / max ${f(h.cancel_answer_ms_while_hung.max, ' ms')}. Replicas reported Redis up again ${h.recovered_s.map((x: number | null) => f(x, ' s')).join(', ')} after SIGCONT.`);
+  } else out.push('Not run.');
+  out.push('');
+
+  // Profile.
+  out.push('## Profile: push under the load (node --cpu-prof)');
+  out.push('');
+  const p = r.profile;
+  if (p) {
+    out.push(`A separate pass after the rounds: two push replicas started with \`--cpu-prof\`, the same ${P.streams}-stream load (ramp, ${P.measureMs} ms window, teardown). ${p.files} profile(s); only the samples inside the ${f(p.window_ms, ' ms')} measurement window are counted (start-up, ramp and teardown left out): ${f(p.busy_ms / 1000, ' s')} busy over both replicas (idle excluded). During this pass: delay p99 ${f(p.load?.delay?.p99, ' ms')}, relay CPU ${f(p.load?.relay_cpu_ms_per_1k_chunks, ' ms')} per 1,000 chunks (the profiler adds its own cost). V8 heap retained per live stream after a full GC (through the inspector): ${f(p.retained_heap_per_stream_kib, ' KiB')}.`);
+    out.push('');
+    out.push(table(['category', 'self time', '% of busy'], p.categories.map((c: any) => [c.category, f(c.ms, ' ms'), `${c.pct_busy}%`])));
+    out.push('');
+    out.push('Top self time:');
+    out.push('');
+    out.push(table(['function', 'where', 'category', 'self time', '% of busy', 'called from (share of its self time)'], p.top_self.map((t: any) => [t.fn, t.where || '—', t.category, f(t.ms, ' ms'), `${t.pct_busy}%`,
+      (t.callers ?? []).filter((c: any) => c.pct >= 5).map((c: any) => `${c.fn} (${c.where || 'native'}) ${c.pct}%`).join('; ') || '—'])));
+    out.push('');
+    out.push("stopline's own functions by inclusive time (dist/ paths map one to one to src/*.ts):");
+    out.push('');
+    out.push(table(['function', 'where', 'inclusive time', '% of busy'], p.top_inclusive_stopline.map((t: any) => [t.fn, t.where, f(t.ms, ' ms'), `${t.pct_busy}%`])));
+  } else out.push('Not run (`--no-profile`, or push not among the designs).');
+  out.push('');
+  out.push('## Parameters');
+  out.push('');
+  out.push('```json');
+  out.push(JSON.stringify(P));
+  out.push('```');
+  out.push('');
+  return out.join('\n');
+}
