@@ -22,7 +22,7 @@ const port = async (): Promise<number> => {
 // 1. A streaming "AI service": one token every 50 ms, and it tells us when its client goes away.
 let produced = 0;
 let sawDisconnect = false;
-const upstream = createServer((req, res) => {
+const upstream = createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   let i = 0;
   const timer = setInterval(() => {

@@ -92,7 +92,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#outcome !== null) controller.abort(new Error(`stopline: ${this.#outcome}`));
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(_controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (this.#outcome !== null) return;
     this.#hooks.firstByte((performance.now() - this.startedAt) / 1000);
     const res = this.#res;

@@ -61,8 +61,6 @@ export class Relay {
     };
   }
 
-  get stats(): { chunks: number; bytes: number } { return this.#hooks.stats; }
-
   async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     const method = req.method ?? 'GET';
     if (!routeMatches(this.#c.streamRoutes, method, path)) { this.#forward(req, res, null, undefined); return; }

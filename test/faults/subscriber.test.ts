@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, metric } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { freePort, until } from '../helpers/net.ts';
 

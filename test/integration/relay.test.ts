@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
-import { postJson, sseEvents, stream } from '../helpers/client.ts';
+import { postJson, stream } from '../helpers/client.ts';
 import { freePort } from '../helpers/net.ts';
 
 let up: Upstream;
