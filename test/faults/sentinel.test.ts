@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startSentinels, type SentinelSet } from '../helpers/topologies.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
-import { postJson, sseEvents, stream } from '../helpers/client.ts';
+import { postJson, stream } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
+import { crossReplicaStop } from '../helpers/scenarios.ts';
 
 let up: Upstream;
 let set: SentinelSet;
@@ -33,18 +34,9 @@ const ready = async () => {
   }, 800, 25);
 };
 
-async function crossReplicaStop(session: string): Promise<void> {
-  const s = stream(`${a.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: session, message_id: 'm' }) });
-  await s.waitFor((t) => t.includes('word1 '));
-  const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: session, message_id: 'm' });
-  assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
-  assert.equal(r.json.path, 'pubsub');
-  assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
-}
-
 test('cross-replica cancel through Sentinel', async () => {
   await ready();
-  await crossReplicaStop('sent1');
+  await crossReplicaStop(a, b, 'sent1', 'm', 'pubsub');
 });
 
 test('a master failover loses no stream, and cancel works on the new master', async () => {
@@ -69,5 +61,5 @@ test('a master failover loses no stream, and cancel works on the new master', as
     s.destroy();
     return r.json.outcome === 'stopped' && r.json.path === 'pubsub';
   }, 100, 100);
-  await crossReplicaStop('sent2');
+  await crossReplicaStop(a, b, 'sent2', 'm', 'pubsub');
 });

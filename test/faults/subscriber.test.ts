@@ -9,6 +9,7 @@ import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { startReplica, metric } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { freePort, until } from '../helpers/net.ts';
+import { crossReplicaStop } from '../helpers/scenarios.ts';
 
 let up: Upstream;
 let redis: RedisServer;
@@ -34,12 +35,7 @@ test('a black-holed subscriber is detected by PING, replaced and verified; Pub/S
     await until('a new subscription, verified', async () => metric(await a.metrics(), 'stopline_pubsub_resubscribes_total') > before, 400, 25);
     assert.equal(metric(await a.metrics(), 'stopline_redis_subscriber_up'), 1);
     // With the poll a minute away, only Pub/Sub can deliver this cancel.
-    const s = stream(`${a.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'bh', message_id: 'm' }) });
-    await s.waitFor((t) => t.includes('word1 '));
-    const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'bh', message_id: 'm' });
-    assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
-    assert.equal(r.json.path, 'pubsub');
-    assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+    await crossReplicaStop(a, b, 'bh', 'm', 'pubsub');
   } finally {
     await a.close();
     await b.close();

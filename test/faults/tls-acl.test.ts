@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startReplica, metric } from '../helpers/stopline.ts';
-import { postJson, sseEvents, stream } from '../helpers/client.ts';
+import { postJson } from '../helpers/client.ts';
 import { freePort, until } from '../helpers/net.ts';
+import { crossReplicaStop } from '../helpers/scenarios.ts';
 
 let up: Upstream;
 let dir: string;
@@ -48,12 +49,7 @@ test('rediss:// with the CA trusted and the ACL user: cross-replica cancel works
   const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'tls-b' });
   try {
     for (const r of [a, b]) await until('connected over TLS', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
-    const s = stream(`${a.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'tls', message_id: 'm' }) });
-    await s.waitFor((t) => t.includes('word1 '));
-    const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'tls', message_id: 'm' });
-    assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
-    assert.equal(r.json.path, 'pubsub');
-    assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+    await crossReplicaStop(a, b, 'tls', 'm', 'pubsub');
   } finally {
     await a.close();
     await b.close();

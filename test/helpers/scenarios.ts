@@ -1,0 +1,18 @@
+// Scenarios several test files share.
+import assert from 'node:assert/strict';
+import type { Replica } from './stopline.ts';
+import { postJson, sseEvents, stream } from './client.ts';
+
+/**
+ * A long stream on `owner`, stopped by a cancel sent to `canceller`: the answer is `stopped` by `path`, and the
+ * client's stream ends with the terminal event. Returns the cancel's answer.
+ */
+export async function crossReplicaStop(owner: Replica, canceller: Replica, sessionId: string, messageId: string, path: string): Promise<Record<string, unknown>> {
+  const s = stream(`${owner.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: sessionId, message_id: messageId }) });
+  await s.waitFor((t) => t.includes('word1 '));
+  const r = await postJson(`${canceller.url}/stopline/v1/cancel`, { session_id: sessionId, message_id: messageId });
+  assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+  assert.equal(r.json.path, path);
+  assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+  return r.json;
+}
