@@ -68,6 +68,9 @@ export class Coordinator {
   readonly #heldCancels = new Map<string, { ref: StreamRef; waiter: string }>();
   #pollTimer: NodeJS.Timeout | null = null;
   #polling = false;
+  /** Polls until the next TTL refresh (0: refresh at the next poll). Refreshing 4 times per TTL keeps keys alive. */
+  #untilRefresh = 0;
+  readonly #refreshEvery: number;
   #closed = false;
 
   constructor(config: Config, store: CancelStore, registry: Registry, metrics: Metrics, log: Logger) {
@@ -77,6 +80,7 @@ export class Coordinator {
     this.#m = metrics;
     this.#log = log;
     this.#redis = config.redis.mode !== 'memory';
+    this.#refreshEvery = Math.max(1, Math.floor((config.streamTtlS * 1000) / config.pollIntervalMs / 4));
   }
 
   start(): void {
@@ -171,7 +175,9 @@ export class Coordinator {
         if (this.#holding) this.#writeHeld();
         return;
       }
-      const { cancelled, missing } = await this.#store.poll(streams.map((s) => s.ref));
+      const refresh = this.#untilRefresh <= 0;
+      const { cancelled, missing } = await this.#store.poll(streams.map((s) => s.ref), refresh);
+      this.#untilRefresh = refresh ? this.#refreshEvery : this.#untilRefresh - 1;
       if (this.#holding) this.#writeHeld();
       if (streams.length > 0) {
         this.#m.cancelChecks.inc({ source: 'poll', result: 'clear' }, streams.length - cancelled.length);
@@ -197,6 +203,7 @@ export class Coordinator {
   async recover(): Promise<void> {
     if (this.#closed) return;
     this.#writeHeld();
+    this.#untilRefresh = 0; // Redis may have come back empty: refresh now, and register again what it lost
     await this.poll();
   }
 

@@ -87,15 +87,15 @@ export class MemoryStore implements CancelStore {
     return this.#get(this.#flags, key(ref)) !== undefined;
   }
 
-  async poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }> {
-    this.#sweep();
+  async poll(refs: readonly StreamRef[], refresh: boolean): Promise<{ cancelled: number[]; missing: number[] }> {
+    if (refresh) this.#sweep();
     const cancelled: number[] = [];
     const missing: number[] = [];
     refs.forEach((ref, i) => {
       const k = key(ref);
       const live = this.#live.get(k);
-      if (live === undefined) missing.push(i);
-      else live.expiresAt = this.#now() + this.#ttlMs;
+      if (refresh && live === undefined) missing.push(i);
+      else if (refresh && live !== undefined) live.expiresAt = this.#now() + this.#ttlMs;
       if (this.#get(this.#flags, k) !== undefined) cancelled.push(i);
     });
     return { cancelled, missing };

@@ -126,7 +126,7 @@ export class RedisStore implements CancelStore {
     return this.#client.call('check', async (c) => (await c.exists(this.#keys.flag(ref))) === 1);
   }
 
-  async poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }> {
+  async poll(refs: readonly StreamRef[], refresh: boolean): Promise<{ cancelled: number[]; missing: number[] }> {
     if (refs.length === 0) return { cancelled: [], missing: [] };
     // Standalone and Sentinel: ONE script call for every live stream of this replica. Cluster: a script may only
     // touch one hash slot, so one call per slot in use (a session's keys share one), all sent at once.
@@ -136,7 +136,7 @@ export class RedisStore implements CancelStore {
       const keys: string[] = [];
       for (const i of indexes) { const ref = refs[i]!; keys.push(this.#keys.live(ref), this.#keys.sessionSet(ref.sessionId), this.#keys.flag(ref)); }
       // The poll is off every request path; it may take longer than a request-path call, but never over a second.
-      const [cancelled, missing] = await this.#client.call('poll', (c) => scripts(c).slPoll(keys.length, ...keys, this.#ttl), 1_000);
+      const [cancelled, missing] = await this.#client.call('poll', (c) => scripts(c).slPoll(keys.length, ...keys, this.#ttl, refresh ? '1' : '0'), 1_000);
       for (const j of cancelled) out.cancelled.push(indexes[j]!);
       for (const j of missing) out.missing.push(indexes[j]!);
     }));

@@ -43,8 +43,11 @@ export interface CancelStore {
   cancelSession(sessionId: string, waiter: string): Promise<ActiveStream[]>;
   /** check_cancel_flag: one stream (the per-chunk design). */
   check(ref: StreamRef): Promise<boolean>;
-  /** The batched safety poll: refreshes TTLs of all given live streams and says which are cancelled or lost. */
-  poll(refs: readonly StreamRef[]): Promise<{ cancelled: number[]; missing: number[] }>;
+  /**
+   * The batched safety poll: says which of the given live streams are cancelled; with `refresh`, also refreshes
+   * their TTLs and says which registrations were lost.
+   */
+  poll(refs: readonly StreamRef[], refresh: boolean): Promise<{ cancelled: number[]; missing: number[] }>;
   /** Is the store there? (One PING for Redis.) */
   ping(): Promise<void>;
   /** The done marker's outcome, or null while the stream is live or unknown. */

@@ -103,10 +103,11 @@ function contract(name: string, make: () => CancelStore) {
       await s.register(a, 'x', '');
       await s.register(b, 'x', '');
       await s.cancel(b, 'y\tc1');
-      const r = await s.poll([a, b, c]);
+      const r = await s.poll([a, b, c], true);
       assert.deepEqual(r.cancelled, [1]);
       assert.deepEqual(r.missing, [2]);
-      assert.deepEqual(await s.poll([]), { cancelled: [], missing: [] });
+      assert.deepEqual(await s.poll([], true), { cancelled: [], missing: [] });
+      assert.deepEqual(await s.poll([a, b, c], false), { cancelled: [1], missing: [] }, 'no refresh: flags only');
     });
 
     test('finish by another owner does not remove the live registration', async () => {
