@@ -25,12 +25,11 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/node.sh ./scripts/node.sh
+COPY scripts/node.sh scripts/build.sh ./scripts/
 COPY src ./src
+# npm run build = scripts/build.sh: tsc, then the files under src/ that are not TypeScript (the Redis Lua scripts,
+# read at run time beside the compiled modules) copied into dist/.
 RUN npm run build
-# tsc emits JavaScript only: copy the other files under src/ (the Redis Lua scripts, read at run time relative to the
-# compiled modules) next to them in dist/. Harmless if the build script already does.
-RUN cd src && find . -type f ! -name '*.ts' -exec sh -c 'mkdir -p "../dist/$(dirname "$1")" && cp "$1" "../dist/$1"' _ {} \;
 
 # ---- prod-deps: production dependencies only ----------------------------------------------------------------------
 FROM ${NODE_BUILD_IMAGE} AS prod-deps
