@@ -5,6 +5,7 @@
 //   exit 2  invalid configuration (one line per bad variable on stderr)
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { tracingStarted } from './tracing/state.ts';
 
 let config;
 try {
@@ -32,7 +33,10 @@ const onSignal = (signal: NodeJS.Signals) => {
   }
   stopping = true;
   app.log.info('signal received: draining', { signal });
-  app.drain().then(
+  app.drain().then(async () => {
+      // Spans still buffered are exported before the end (bounded: 2 s).
+      if (tracingStarted()) await (await import('./tracing/sdk.ts')).stopTracing();
+    }).then(
     () => {
       // Every server, connection and timer is closed now, so the process ends by itself with code 0. Should
       // anything still hold it, say what and exit all the same, after 5 s (this timer does not hold it).
