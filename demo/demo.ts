@@ -23,6 +23,9 @@ const port = async (): Promise<number> => {
 let produced = 0;
 let sawDisconnect = false;
 const upstream = createServer((_req, res) => {
+  // One answer at a time: the figures printed are those of the latest request.
+  produced = 0;
+  sawDisconnect = false;
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   let i = 0;
   const timer = setInterval(() => {
@@ -68,6 +71,18 @@ const b = redisUrl ? await replica('replica-b') : a;
 say(`replica A                           ${a.url}   (metrics ${a.admin}/metrics)`);
 if (b !== a) say(`replica B                           ${b.url}   (metrics ${b.admin}/metrics)`);
 await new Promise((r) => setTimeout(r, 300)); // let both subscribers settle
+
+// A warm-up, not shown: one stream and one cross-replica stop, so the figures below are warm (code compiled,
+// scripts loaded in Redis, connections open), as the figures of a running service are.
+for (let i = 0; i < 3; i++) {
+  const ids = { session_id: 'warm-up', message_id: `warm-${i}` };
+  const ctrl = new AbortController();
+  const res = await fetch(`${a.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ids), signal: ctrl.signal });
+  const reader = res.body!.getReader();
+  await reader.read();
+  await (await fetch(`${b.url}/stopline/v1/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ids) })).text();
+  while (!(await reader.read()).done) { /* drain to the end */ }
+}
 
 // 4. A chat stream through replica A.
 say('\n--> POST replica A /api/chat/stream  {"session_id":"demo-session","message_id":"demo-message"}');
