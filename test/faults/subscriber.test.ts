@@ -1,33 +1,22 @@
 // A subscriber connection that is silently dead (no FIN, no RST: a black-holed TCP path) receives nothing and
 // reports nothing. stopline's PING on it finds out, replaces the connection, verifies the new subscription with a
 // probe, and cross-replica cancel works over Pub/Sub again. Also: the peers path through a dns: name.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { startReplica, metric } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { freePort, until } from '../helpers/net.ts';
-import { crossReplicaStop } from '../helpers/scenarios.ts';
+import { crossReplicaStop, upstreamAndRedis } from '../helpers/scenarios.ts';
 
-let up: Upstream;
-let redis: RedisServer;
-before(async () => {
-  up = await startUpstream();
-  redis = await startRedis();
-});
-after(async () => {
-  await redis.stop();
-  await up.close();
-});
+const fx = upstreamAndRedis();
 
 test('a black-holed subscriber is detected by PING, replaced and verified; Pub/Sub works again', async () => {
-  const proxy = await startTcpProxy(redis.port);
-  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_PREFIX: 'bh:', STOPLINE_SUBSCRIBER_PING_MS: '300', STOPLINE_POLL_INTERVAL_MS: '60000' };
+  const proxy = await startTcpProxy(fx.redis.port);
+  const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_PREFIX: 'bh:', STOPLINE_SUBSCRIBER_PING_MS: '300', STOPLINE_POLL_INTERVAL_MS: '60000' };
   // The owner talks to Redis through the proxy; the canceller directly.
   const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'bha', STOPLINE_REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
-  const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'bhb', STOPLINE_REDIS_URL: redis.url });
+  const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'bhb', STOPLINE_REDIS_URL: fx.redis.url });
   try {
     for (const r of [a, b]) await until('subscribed', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
     const before = metric(await a.metrics(), 'stopline_pubsub_resubscribes_total');
@@ -47,7 +36,7 @@ test('peers found through a dns: name stop a stream while Redis is down', async 
   const secret = 'dns-peer-secret-0123456789';
   const adminA = await freePort();
   const dead = `redis://127.0.0.1:${await freePort()}`; // nothing listens: Redis down from the start
-  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: dead, STOPLINE_PEER_SECRET: secret };
+  const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: dead, STOPLINE_PEER_SECRET: secret };
   const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'dnsa', STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminA}` });
   const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'dnsb', STOPLINE_PEERS: `dns:localhost:${adminA}` });
   try {

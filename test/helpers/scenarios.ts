@@ -1,5 +1,8 @@
 // Scenarios several test files share.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { startRedis, type RedisServer } from './redis.ts';
+import { startUpstream, type Upstream } from './upstream.ts';
 import type { Replica } from './stopline.ts';
 import { postJson, sseEvents, stream } from './client.ts';
 
@@ -15,4 +18,18 @@ export async function crossReplicaStop(owner: Replica, canceller: Replica, sessi
   assert.equal(r.json.path, path);
   assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
   return r.json;
+}
+
+/** A streaming upstream and a redis-server for the whole test file, started before its tests and stopped after. */
+export function upstreamAndRedis(redisArgs: string[] = []): { readonly up: Upstream; readonly redis: RedisServer } {
+  const f = {} as { up: Upstream; redis: RedisServer };
+  before(async () => {
+    f.up = await startUpstream();
+    f.redis = await startRedis(redisArgs);
+  });
+  after(async () => {
+    await f.redis.stop();
+    await f.up.close();
+  });
+  return f;
 }

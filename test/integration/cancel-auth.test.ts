@@ -4,24 +4,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { upstreamAndRedis } from '../helpers/scenarios.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { loadConfig } from '../../src/config.ts';
 
 const current = 'current-secret-0123456789abcdef';
 const previous = 'previous-secret-0123456789abcdef';
-let up: Upstream;
-let redis: RedisServer;
-before(async () => {
-  up = await startUpstream();
-  redis = await startRedis();
-});
-after(async () => {
-  await redis.stop();
-  await up.close();
-});
+const fx = upstreamAndRedis();
 
 const token = (secret: string, scope: 'm' | 's', sid: string, mid: string, exp: number) =>
   `${exp}.${createHmac('sha256', secret).update(`${scope}\n${sid}\n${mid}\n${exp}`).digest('base64url')}`;
@@ -31,7 +21,7 @@ describe('token mode', () => {
   let a: Replica;
   let b: Replica;
   before(async () => {
-    const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_PREFIX: 'tok:', STOPLINE_CANCEL_AUTH: 'token', STOPLINE_CANCEL_SECRET: `${current},${previous}`, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
+    const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_REDIS_PREFIX: 'tok:', STOPLINE_CANCEL_AUTH: 'token', STOPLINE_CANCEL_SECRET: `${current},${previous}`, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
     a = await startReplica({ ...env, STOPLINE_NODE_ID: 'ta' });
     b = await startReplica({ ...env, STOPLINE_NODE_ID: 'tb' });
   });
@@ -86,14 +76,14 @@ describe('token mode', () => {
 
 describe('forward mode', () => {
   test('the caller\'s credentials go to the authorization path; its 2xx allows the cancel', async () => {
-    const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_CANCEL_AUTH: 'forward', STOPLINE_CANCEL_AUTH_PATH: '/auth/cancel' };
+    const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_CANCEL_AUTH: 'forward', STOPLINE_CANCEL_AUTH_PATH: '/auth/cancel' };
     const solo = await startReplica({ ...env, STOPLINE_NODE_ID: 'fw' });
     try {
       const s = stream(`${solo.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'fs', message_id: 'fm' }) });
       await s.waitFor((t) => t.includes('word1 '));
       const denied = await postJson(`${solo.url}/stopline/v1/cancel`, { session_id: 'fs', message_id: 'fm' }, { authorization: 'Bearer bad', cookie: 'sid=1' });
       assert.equal(denied.status, 403);
-      const call = up.cancelCalls.at(-1)!;
+      const call = fx.up.cancelCalls.at(-1)!;
       assert.equal(call.headers.authorization, 'Bearer bad');
       assert.equal(call.headers.cookie, 'sid=1');
       assert.deepEqual(JSON.parse(call.body), { session_id: 'fs', message_id: 'fm' });
@@ -109,7 +99,7 @@ describe('forward mode', () => {
 
 describe('rate limit', () => {
   test('cancels beyond the rate per client address get 429 with Retry-After', async () => {
-    const solo = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_CANCEL_RATE_PER_S: '2' });
+    const solo = await startReplica({ STOPLINE_UPSTREAM: fx.up.url, STOPLINE_CANCEL_RATE_PER_S: '2' });
     try {
       const answers = [];
       for (let i = 0; i < 10; i++) answers.push(await postJson(`${solo.url}/stopline/v1/cancel`, { session_id: 'rl', message_id: `m${i}` }));

@@ -1,27 +1,18 @@
 // The other cancel modes: `poll` (no Pub/Sub at all: the batched poll delivers the cancel and the canceller reads
 // the done marker) and `per-chunk` (the old design: one Redis check per chunk), and single-node mode (no Redis).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { startRedis, commandStats, type RedisServer } from '../helpers/redis.ts';
+import { commandStats } from '../helpers/redis.ts';
+import { upstreamAndRedis } from '../helpers/scenarios.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 
-let up: Upstream;
-let redis: RedisServer;
-before(async () => {
-  up = await startUpstream();
-  redis = await startRedis();
-});
-after(async () => {
-  await redis.stop();
-  await up.close();
-});
+const fx = upstreamAndRedis();
 
 const body = (session_id: string, message_id: string) => JSON.stringify({ session_id, message_id });
 
 async function pair(mode: string, prefix: string): Promise<[Replica, Replica]> {
-  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_CANCEL_MODE: mode, STOPLINE_POLL_INTERVAL_MS: '100', STOPLINE_REDIS_PREFIX: prefix, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
+  const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_CANCEL_MODE: mode, STOPLINE_POLL_INTERVAL_MS: '100', STOPLINE_REDIS_PREFIX: prefix, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
   return [await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-a` }), await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-b` })];
 }
 
@@ -29,7 +20,7 @@ describe('poll mode', () => {
   test('a cross-replica cancel is delivered by the batched poll, with Pub/Sub unused', async () => {
     const [a, b] = await pair('poll', 'pollmode:');
     try {
-      const r0 = redis.client();
+      const r0 = fx.redis.client();
       const before = await commandStats(r0);
       const s = stream(`${a.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('pm', 'pm1') });
       await s.waitFor((t) => t.includes('word2 '));
@@ -53,7 +44,7 @@ describe('per-chunk mode', () => {
   test('every chunk costs a Redis check, and a cross-replica cancel stops the stream', async () => {
     const [a, b] = await pair('per-chunk', 'chunkmode:');
     try {
-      const r0 = redis.client();
+      const r0 = fx.redis.client();
       const before = await commandStats(r0);
       const done = stream(`${a.url}/api/chat/stream?chunks=50&interval=1`, { body: body('pc', 'pc0') });
       await done.result;
@@ -75,7 +66,7 @@ describe('per-chunk mode', () => {
 
 describe('single-node mode', () => {
   test('no Redis: cancel works locally, session-wide too, and pending cancels stop a later stream', async () => {
-    const solo = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_NODE_ID: 'solo' });
+    const solo = await startReplica({ STOPLINE_UPSTREAM: fx.up.url, STOPLINE_NODE_ID: 'solo' });
     try {
       const s1 = stream(`${solo.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('sn', 'a') });
       const s2 = stream(`${solo.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('sn', 'b') });
@@ -103,16 +94,16 @@ describe('upstream cancel path', () => {
   test('the owner calls the AI service\'s own cancel path after aborting', async () => {
     const [a, b] = await pair('push', 'cancelpath:');
     await a.close();
-    const owner = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_PREFIX: 'cancelpath:', STOPLINE_NODE_ID: 'owner', STOPLINE_UPSTREAM_CANCEL_PATH: '/api/chat/cancel', STOPLINE_REDIS_TIMEOUT_MS: '1000' });
+    const owner = await startReplica({ STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_REDIS_PREFIX: 'cancelpath:', STOPLINE_NODE_ID: 'owner', STOPLINE_UPSTREAM_CANCEL_PATH: '/api/chat/cancel', STOPLINE_REDIS_TIMEOUT_MS: '1000' });
     try {
       const s = stream(`${owner.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('cp', 'cp1') });
       await s.waitFor((t) => t.includes('word1 '));
-      const calls = up.cancelCalls.length;
-      const called = new Promise<void>((r) => up.events.once('cancel-call', () => r()));
+      const calls = fx.up.cancelCalls.length;
+      const called = new Promise<void>((r) => fx.up.events.once('cancel-call', () => r()));
       const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'cp', message_id: 'cp1' });
       assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
       await called;
-      const call = up.cancelCalls[calls]!;
+      const call = fx.up.cancelCalls[calls]!;
       assert.deepEqual(JSON.parse(call.body), { session_id: 'cp', message_id: 'cp1' });
       assert.equal(call.headers['x-session-id'], 'cp');
     } finally {
