@@ -8,24 +8,30 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { startUpstream } from '../helpers/upstream.ts';
 import { startRedis } from '../helpers/redis.ts';
-import { freePort, until } from '../helpers/net.ts';
+import { until } from '../helpers/net.ts';
 import { sseEvents, stream } from '../helpers/client.ts';
 
 test('drain on SIGTERM: unready, refuse new streams, stop what outlives the deadline, exit 0', async () => {
   assert.ok(existsSync('dist/main.js'), 'dist/ is missing: run npm run build first');
   const up = await startUpstream();
   const redis = await startRedis();
-  const port = await freePort();
-  const adminPort = await freePort();
+  // Ports 0: the process binds its own and logs them ("stopline listening"), so no other server can answer for it.
   const p = spawn(process.execPath, ['--import', './dist/tracing/preload.js', 'dist/main.js'], {
-    env: { ...process.env, STOPLINE_REDIS_URL: redis.url, STOPLINE_LISTEN: `127.0.0.1:${port}`, STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '5', STOPLINE_NODE_ID: 'drainer' },
+    env: { ...process.env, STOPLINE_REDIS_URL: redis.url, STOPLINE_LISTEN: '127.0.0.1:0', STOPLINE_ADMIN_LISTEN: '127.0.0.1:0', STOPLINE_UPSTREAM: up.url, STOPLINE_DRAIN_TIMEOUT_S: '5', STOPLINE_NODE_ID: 'drainer' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logs = '';
-  p.stdout.on('data', (d: Buffer) => { logs += d; });
+  let port = 0;
+  let adminPort = 0;
+  p.stdout.on('data', (d: Buffer) => {
+    logs += d;
+    const m = /"msg":"stopline listening"[^\n]*"port":(\d+),"adminPort":(\d+)/.exec(logs);
+    if (m && port === 0) { port = Number(m[1]); adminPort = Number(m[2]); }
+  });
   p.stderr.on('data', (d: Buffer) => { logs += d; });
   try {
-    await until('stopline listening', async () => (await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => null))?.status === 200);
+    await until('stopline listening', () => port !== 0 || p.exitCode !== null);
+    assert.notEqual(port, 0, logs);
     const quick = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=10&interval=10`, { body: JSON.stringify({ session_id: 'd', message_id: 'quick' }) });
     const long = stream(`http://127.0.0.1:${port}/api/chat/stream?chunks=100000&interval=10`, { body: JSON.stringify({ session_id: 'd', message_id: 'long' }) });
     await quick.waitFor((t) => t.includes('word1 '));
