@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -22,17 +21,6 @@ export interface PrometheusOptions {
   files?: Readonly<Record<string, string>>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port from the OS');
-  return address.port;
-}
-
 const readyTries = 300;
 const readyPollMs = 100;
 const emptyConfig = 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n';
@@ -42,16 +30,21 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   const config = join(dir, 'prometheus.yml');
   await writeFile(config, options.config ?? emptyConfig);
   for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  // Port 0: Prometheus binds a port of its own and logs it (msg="Listening on" address=127.0.0.1:PORT); a port
+  // picked beforehand could be taken by another test's server before Prometheus binds it.
+  let url = '';
   const child = spawn(options.binary ?? 'prometheus', [
     `--config.file=${config}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.listen-address=127.0.0.1:0',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => { log = (log + chunk).slice(-4000); });
+  child.stderr.on('data', (chunk: string) => {
+    log = (log + chunk).slice(-4000);
+    const m = /msg="Listening on" address=(127\.0\.0\.1:\d+)/.exec(log);
+    if (m && url === '') url = `http://${m[1]}`;
+  });
   const exited = once(child, 'exit');
   let running = true;
   void exited.then(() => { running = false; }, () => { running = false; });
@@ -69,7 +62,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     for (let tries = 0; ; tries++) {
       if (!running) throw new Error(`prometheus exited before it was ready:\n${log}`);
       if (tries === readyTries) throw new Error(`prometheus not ready after ${readyTries} tries:\n${log}`);
-      const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+      const ready = url !== '' && await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
       if (ready) break;
       await delay(readyPollMs);
     }
