@@ -154,9 +154,11 @@ export class Coordinator {
   /** A confirmation from an owner's finish step, for a cancel this replica is waiting on. */
   onConfirm(cancelId: string, messageId: string, c: Confirmation): void {
     const w = this.#waiters.get(cancelId);
-    if (w === undefined || !w.pending.delete(messageId)) return;
+    if (w === undefined) return;
+    // Kept even when not (yet) expected: a session-wide cancel learns which streams it flagged from its script's
+    // reply, and an owner's confirmation, on the other connection, may be read before that reply.
     w.results.set(messageId, c);
-    if (w.pending.size === 0) w.resolve();
+    if (w.pending.delete(messageId) && w.pending.size === 0) w.resolve();
   }
 
   /** The batched safety poll: one round trip for every live stream of this replica; at most one in flight. */
