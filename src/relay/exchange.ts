@@ -40,7 +40,6 @@ const maxHeldBytes = 64 * 1024;
 
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly ref: StreamRef | null;
-  readonly trace: string;
   readonly startedAt = performance.now();
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
@@ -73,13 +72,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#hooks = hooks;
     this.ref = ref;
     this.span = span;
-    this.trace = span.traceparent;
     this.#extraHeaders = extraHeaders;
     this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     res.on('close', this.#onClientClose);
     res.on('drain', this.#onDrain);
   }
 
+  /** The stream span's traceparent ('' when tracing is off), kept with the stream's registration. */
+  get trace(): string { return this.span.traceparent; }
   get tracked(): boolean { return this.#tracked; }
   get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }

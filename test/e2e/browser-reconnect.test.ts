@@ -6,15 +6,14 @@
 // Needs Debian's chromium (apt-get install -y chromium).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../fixtures/browser/chromium.ts';
 import { startChatService, type ChatService } from '../fixtures/browser/upstream.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
 
-const chromiumPath = '/usr/bin/chromium';
 const waitMs = 30_000; // a bound on the wait for the browser's reconnect, never a pace
 
 let redis: RedisServer | undefined;
@@ -23,17 +22,13 @@ let browser: Browser | undefined;
 const replicas: Replica[] = [];
 
 before(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`Chromium is not installed (no ${chromiumPath}): install Debian's package with apt-get install -y chromium`);
   redis = await startRedis();
   service = await startChatService();
   const env = { STOPLINE_UPSTREAM: service.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_STREAM_ROUTES: 'GET /api/chat/events' };
   replicas.push(await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-a' }));
   replicas.push(await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' }));
   for (const r of replicas) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

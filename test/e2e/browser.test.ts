@@ -5,15 +5,14 @@
 // Needs Debian's chromium (apt-get install -y chromium).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../fixtures/browser/chromium.ts';
 import { startChatService, type ChatService } from '../fixtures/browser/upstream.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
 
-const chromiumPath = '/usr/bin/chromium';
 const waitMs = 20_000; // a bound on each wait for the page, never a pace
 
 let redis: RedisServer | undefined;
@@ -35,7 +34,6 @@ interface PageStream {
 }
 
 before(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`Chromium is not installed (no ${chromiumPath}): install Debian's package with apt-get install -y chromium`);
   redis = await startRedis();
   service = await startChatService();
   const env = {
@@ -49,10 +47,7 @@ before(async () => {
   b = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' });
   replicas.push(b);
   for (const r of replicas) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -7,19 +7,23 @@ export interface Replica {
   readonly app: App;
   readonly url: string;
   readonly adminUrl: string;
+  readonly port: number;
   metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startReplica(env: Record<string, string>): Promise<Replica> {
+/** An in-process replica on ports 0; `write` receives its log lines (STOPLINE_LOG_LEVEL decides which). */
+export async function startReplica(env: Record<string, string>, write?: (line: string) => void): Promise<Replica> {
   const config = loadConfig({ STOPLINE_LISTEN: '127.0.0.1:0', STOPLINE_ADMIN_LISTEN: '127.0.0.1:0', STOPLINE_LOG_LEVEL: 'silent', ...env });
-  const app = createApp(config, createLogger(process.env.STOPLINE_TEST_LOG === '1' ? 'debug' : config.logLevel, { node: config.nodeId }));
+  const level = process.env.STOPLINE_TEST_LOG === '1' ? 'debug' : config.logLevel;
+  const app = createApp(config, createLogger(level, { node: config.nodeId }, write));
   const { port, adminPort } = await app.start();
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   return {
     app,
     url: `http://127.0.0.1:${port}`,
     adminUrl,
+    port,
     metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
     close: () => app.close(),
   };

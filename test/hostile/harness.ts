@@ -3,36 +3,17 @@
 // stopline sends to its upstream, and the malformed-HTTP corpus.
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createApp, type App } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { startReplica, type Replica } from '../helpers/stopline.ts';
 
-export interface LoggedReplica {
-  readonly app: App;
-  readonly url: string;
-  readonly adminUrl: string;
-  readonly port: number;
+export interface LoggedReplica extends Replica {
   /** Every log line at warn level and above, parsed. */
   readonly logs: { level: string; msg: string; [k: string]: unknown }[];
-  metrics(): Promise<string>;
-  close(): Promise<void>;
 }
 
 export async function startLoggedReplica(env: Record<string, string>): Promise<LoggedReplica> {
-  const config = loadConfig({ STOPLINE_LISTEN: '127.0.0.1:0', STOPLINE_ADMIN_LISTEN: '127.0.0.1:0', ...env });
   const logs: LoggedReplica['logs'] = [];
-  const app = createApp(config, createLogger('warn', { node: config.nodeId }, (line) => { logs.push(JSON.parse(line)); }));
-  const { port, adminPort } = await app.start();
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  return {
-    app,
-    url: `http://127.0.0.1:${port}`,
-    adminUrl,
-    port,
-    logs,
-    metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
-    close: () => app.close(),
-  };
+  const replica = await startReplica({ STOPLINE_LOG_LEVEL: 'warn', ...env }, (line) => { logs.push(JSON.parse(line)); });
+  return { ...replica, logs };
 }
 
 /** The log lines that say stopline failed itself (level error), as text for an assertion message. */
