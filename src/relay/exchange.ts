@@ -2,6 +2,7 @@
 // by chunk. This is the hot path: onResponseData writes the chunk and, when the client's socket is full, pauses
 // the upstream until 'drain'. No Redis call, no log line and no allocation beyond a subarray view per chunk.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
@@ -37,6 +38,10 @@ function kindForAccept(accept: string | undefined): FramingKind {
 const endGraceMs = 5_000;
 // An event bigger than this, split over chunks, is forwarded as it comes rather than held back whole.
 const maxHeldBytes = 64 * 1024;
+// Chunks up to this size are framed into one buffer (a copy) and written in one call; bigger ones go out as three.
+const maxFramedCopy = 16 * 1024;
+const hexDigits = Buffer.from('0123456789abcdef', 'latin1');
+const crlf = Buffer.from('\r\n', 'latin1');
 
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly ref: StreamRef | null;
@@ -46,6 +51,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #hooks: ExchangeHooks;
   readonly #extraHeaders: Record<string, string>;
   #controller: Controller | null = null;
+  /** The client's socket, once the response head is on it and the body is chunked: chunks are framed here. */
+  #socket: Socket | null = null;
+  #socketDrainWanted = false;
   #framer: Framer | null = null;
   #held: Uint8Array[] | null = null;
   #heldBytes = 0;
@@ -112,7 +120,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#hooks.notAStream(this);
     }
     res.writeHead(statusCode, out);
-    if (isStream) res.flushHeaders();
+    if (isStream) {
+      res.flushHeaders();
+      // The head is on the socket and nothing waits in the response's own buffer (a pipelined response that is not
+      // yet its connection's turn has no socket): from here on, body chunks can be framed and written by us, one
+      // write call per chunk instead of four through the response (see #send).
+      const socket = res.socket;
+      if (socket !== null && res.chunkedEncoding && res.writableLength === socket.writableLength) this.#socket = socket;
+    }
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -125,9 +140,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.bytes += chunk.length;
       if (this.#hooks.checkChunk !== undefined) { this.#checkThenWrite(controller, chunk); return; }
     }
-    // Corked around the write, the chunk goes out at uncork, in this turn of the event loop: otherwise Node's
-    // response corks the socket itself and uncorks it in a process.nextTick, one more callback per chunk.
-    const socket = this.#res.socket;
+    // Framed by #send, a chunk is one socket write. Through the response, it is corked around the write so that
+    // it goes out at uncork, in this turn of the event loop: otherwise Node's response corks the socket itself and
+    // uncorks it in a process.nextTick, one more callback per chunk.
+    const socket = this.#socket === null ? this.#res.socket : null;
     socket?.cork();
     const ok = this.#write(chunk);
     socket?.uncork();
@@ -163,18 +179,57 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Writes a chunk up to its last event boundary and holds the rest (a view, no copy) until the event is whole. */
   #write(chunk: Uint8Array): boolean {
     const framer = this.#framer;
-    if (framer === null || framer.kind === 'none') return this.#res.write(chunk);
+    if (framer === null || framer.kind === 'none') return this.#send(chunk);
     const b = framer.boundary(chunk);
-    if (b === chunk.length && this.#held === null) return this.#res.write(chunk);
+    if (b === chunk.length && this.#held === null) return this.#send(chunk);
     if (b < 0) { this.#hold(chunk); return true; }
     this.#flushHeld();
-    let ok = b > 0 ? this.#res.write(b === chunk.length ? chunk : chunk.subarray(0, b)) : true;
+    let ok = b > 0 ? this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) : true;
     if (b < chunk.length) {
       this.#hold(chunk.subarray(b));
       if (this.#heldBytes > maxHeldBytes) ok = this.#flushHeld() && ok;
     }
     return ok;
   }
+
+  /**
+   * Writes one body chunk. Through the response, a chunk of a chunked body costs four socket writes (size line,
+   * CRLF, data, CRLF) gathered into a writev; once the head is out, the same bytes framed here into one buffer are
+   * one socket write. The response still writes the last chunk and the trailer at its end.
+   */
+  #send(chunk: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (socket === null) return this.#res.write(chunk);
+    const n = chunk.length;
+    if (n === 0) return true;
+    let digits = 1;
+    for (let v = n >>> 4; v !== 0; v >>>= 4) digits++;
+    let ok: boolean;
+    if (n <= maxFramedCopy) {
+      const buf = Buffer.allocUnsafe(digits + 4 + n);
+      for (let i = digits - 1, v = n; i >= 0; i--, v >>>= 4) buf[i] = hexDigits[v & 15]!;
+      buf[digits] = 13;
+      buf[digits + 1] = 10;
+      buf.set(chunk, digits + 2);
+      buf[digits + 2 + n] = 13;
+      buf[digits + 3 + n] = 10;
+      ok = socket.write(buf);
+    } else {
+      socket.write(`${n.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write(crlf);
+    }
+    if (!ok && !this.#socketDrainWanted) {
+      this.#socketDrainWanted = true;
+      socket.once('drain', this.#onSocketDrain);
+    }
+    return ok;
+  }
+
+  #onSocketDrain = (): void => {
+    this.#socketDrainWanted = false;
+    this.#onDrain();
+  };
 
   #hold(part: Uint8Array): void {
     (this.#held ??= []).push(part);
@@ -188,7 +243,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#held = null;
     this.#heldBytes = 0;
     let ok = true;
-    for (const p of held) ok = this.#res.write(p);
+    for (const p of held) ok = this.#send(p);
     return ok;
   }
 
@@ -263,6 +318,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #onClientClose = (): void => {
     this.#res.off('drain', this.#onDrain);
+    if (this.#socketDrainWanted) { this.#socketDrainWanted = false; this.#socket?.off('drain', this.#onSocketDrain); }
+    this.#socket = null;
     if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';

@@ -108,6 +108,7 @@ export async function startUpstream(): Promise<Upstream> {
       if (o.pad > 0) {
         // Big chunks as fast as the reader takes them: wait for 'drain' when the socket is full.
         rec.produced++;
+        rec.sent += text;
         if (!res.write(text)) { rec.blocked = true; events.emit('blocked', rec); await Promise.race([once(res, 'drain'), done]); rec.blocked = false; }
         continue;
       }

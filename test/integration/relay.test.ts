@@ -247,3 +247,90 @@ test('a second request with the ids of a live stream is refused with 409', async
   assert.equal(c.json.outcome, 'stopped');
   await s.result;
 });
+
+/** Reads a whole HTTP/1.x response off a raw socket: the bytes exactly as they were on the wire. */
+async function rawExchange(port: number, head: string, body: string): Promise<Buffer> {
+  const { connect } = await import('node:net');
+  const socket = connect(port, '127.0.0.1');
+  const parts: Buffer[] = [];
+  socket.on('data', (d: Buffer) => parts.push(d));
+  socket.write(`${head}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  await once(socket, 'close');
+  return Buffer.concat(parts);
+}
+
+/** Splits a raw response into its head and its chunked body, strictly: every size line, every CRLF, the last chunk. */
+function dechunk(wire: Buffer): { head: string; body: string; chunks: number } {
+  const end = wire.indexOf('\r\n\r\n');
+  assert.ok(end > 0, 'a response head');
+  const head = wire.subarray(0, end).toString('latin1');
+  const parts: Buffer[] = [];
+  let at = end + 4;
+  for (;;) {
+    const eol = wire.indexOf('\r\n', at);
+    assert.ok(eol > at, `a chunk size line at byte ${at}`);
+    const sizeText = wire.subarray(at, eol).toString('latin1');
+    assert.match(sizeText, /^[0-9a-f]+$/, 'a chunk size in lower-case hex, no extension');
+    const size = parseInt(sizeText, 16);
+    at = eol + 2;
+    if (size === 0) {
+      assert.equal(wire.subarray(at).toString('latin1'), '\r\n', 'the last chunk, no trailer, then nothing');
+      return { head, body: Buffer.concat(parts).toString('utf8'), chunks: parts.length };
+    }
+    parts.push(wire.subarray(at, at + size));
+    assert.equal(wire.subarray(at + size, at + size + 2).toString('latin1'), '\r\n', `CRLF after the chunk at byte ${at}`);
+    at += size + 2;
+  }
+}
+
+test('on the wire, the relayed chunked body is well framed at every chunk size, small and large', async () => {
+  // pad sets the size of each event: small ones, ones near the size where stopline stops copying a chunk into one
+  // framed buffer (16 KiB), and larger ones; the upstream writes each event as one chunk, TCP may merge or split them.
+  for (const pad of [0, 16_300, 16_384, 40_000]) {
+    const id = `wire-${pad}`;
+    const wire = await rawExchange(sl.port, `POST /api/chat/stream?chunks=30&interval=0&pad=${pad} HTTP/1.1\r\nhost: x`, JSON.stringify({ session_id: 'wire', message_id: id }));
+    const rec = await up.request(id);
+    await rec.done;
+    const { head, body, chunks } = dechunk(wire);
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    assert.match(head, /\r\ntransfer-encoding: chunked/i);
+    assert.ok(chunks >= 1);
+    assert.equal(rec.produced, 30);
+    assert.equal(body, rec.sent, `pad ${pad}: the body is the upstream's bytes`);
+  }
+});
+
+test('an HTTP/1.0 client gets the stream unchunked, ended by the close, byte for byte', async () => {
+  const wire = await rawExchange(sl.port, 'POST /api/chat/stream?chunks=40&interval=0 HTTP/1.0', JSON.stringify({ session_id: 'old', message_id: 'http10' }));
+  const rec = await up.request('http10');
+  await rec.done;
+  const end = wire.indexOf('\r\n\r\n');
+  const head = wire.subarray(0, end).toString('latin1');
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(head, /transfer-encoding/i);
+  assert.equal(wire.subarray(end + 4).toString('utf8'), rec.sent);
+});
+
+test('a client that stops reading and then reads again gets every byte: the upstream is resumed on drain', async () => {
+  // Small chunks (framed into one buffer by stopline) and large ones (written in three parts), enough of them that the
+  // socket buffers between the upstream and the paused client fill up.
+  for (const [pad, chunks] of [[8_000, 4_000], [40_000, 1_000]] as const) {
+    const { request } = await import('node:http');
+    const id = `resume-${pad}`;
+    const req = request(`${sl.url}/api/chat/stream?chunks=${chunks}&interval=0&pad=${pad}`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false });
+    req.end(JSON.stringify({ session_id: 'resume', message_id: id }));
+    const [res] = await once(req, 'response') as [import('node:http').IncomingMessage];
+    res.pause();
+    const rec = await up.request(id);
+    if (!rec.blocked) await Promise.race([once(up.events, 'blocked'), rec.done]);
+    assert.equal(rec.blocked, true, 'the upstream was held back while the client did not read');
+    const held = rec.produced;
+    const parts: Buffer[] = [];
+    for await (const c of res) parts.push(c as Buffer);
+    await rec.done;
+    assert.ok(held < chunks);
+    assert.equal(rec.produced, chunks);
+    assert.equal(rec.aborted, false);
+    assert.equal(Buffer.concat(parts).toString('utf8'), rec.sent, `pad ${pad}: every byte, in order`);
+  }
+});
