@@ -282,17 +282,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * Stops the exchange: aborts the upstream request (the AI service sees its client go away), writes the terminal
-   * event at an event boundary and ends the client's response cleanly. Resolves when the client's response is closed.
+   * Stops the exchange: writes the terminal event at an event boundary, ends the client's response cleanly, then
+   * aborts the upstream request (the AI service sees its client go away). Resolves when the client's response is closed.
    * Idempotent: a second stop gets the same promise.
    */
   stop(reason: StopReason): Promise<void> {
     if (this.#outcome !== null) return this.#closed;
     this.#outcome = reason;
-    this.#controller?.abort(new Error(`stopline: ${reason}`));
     const res = this.#res;
+    if (!res.destroyed && !res.writableEnded) this.#end(res, reason);
+    // The upstream is aborted once the client's end is on its socket: the abort (undici erroring the request and
+    // destroying its socket) takes a few hundred microseconds under load, and the client need not wait for it.
+    // Nothing of the upstream's can reach the client in between: the outcome is set, and this is one synchronous step.
+    this.#controller?.abort(new Error(`stopline: ${reason}`));
+    return this.#closed;
+  }
+
+  /** Ends the client's response for a stop: the terminal event at an event boundary, then the end of the body. */
+  #end(res: ServerResponse, reason: StopReason): void {
     const ref = this.ref;
-    if (res.destroyed || res.writableEnded) return this.#closed;
     this.#queue = null;
     // A held partial event is never delivered: the client sees whole events, then the terminal one. Only when an
     // oversized event was already forwarded in part is the client inside an event, and then no terminal event is
@@ -307,13 +315,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
         ...this.#extraHeaders,
       });
     }
-    if (ref !== null && framing !== 'none' && atBoundary) {
-      res.write(terminalEvent(framing, ref.sessionId, ref.messageId, reason));
-    }
-    res.end();
+    // One end call with the terminal event: its bytes and the last chunk leave in one write.
+    if (ref !== null && framing !== 'none' && atBoundary) res.end(terminalEvent(framing, ref.sessionId, ref.messageId, reason));
+    else res.end();
     const timer = setTimeout(() => res.destroy(), endGraceMs);
     void this.#closed.then(() => clearTimeout(timer));
-    return this.#closed;
   }
 
   #onClientClose = (): void => {
