@@ -62,6 +62,7 @@ const { values: a } = parseArgs({
     out: { type: 'string' },
     'report-only': { type: 'string' },
     'profile-dir': { type: 'string' },
+    'node-args': { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -94,6 +95,7 @@ if (a.help) {
   --out DIR               results directory (bench/results)
   --report-only FILE      re-render the Markdown and the chart of an existing result JSON, run nothing
   --profile-dir DIR       keep the .cpuprofile files there (default: a temporary directory, deleted at the end)
+  --node-args "ARGS"      extra node options for the stopline replicas, e.g. "--max-semi-space-size=1" (none)
 `);
   process.exit(0);
 }
@@ -125,6 +127,7 @@ const P = {
   hungCancels: num(a['hung-cancels'], 5, 3),
   profile: a['no-profile'] === true ? false : (a.profile ?? !quick),
   plot: a['no-plot'] !== true,
+  nodeArgs: (a['node-args'] ?? '').split(' ').filter(Boolean),
 };
 const outDir = resolve(a.out ?? join(here, 'results'));
 const validDesigns = ['direct', 'nginx', 'per-chunk', 'poll', 'push'];
@@ -654,7 +657,7 @@ async function main(): Promise<void> {
       const n = nginx;
       designs.push({ name, kind: 'nginx', urls: [n.url], replicas: [], prefix: '', pids: () => n.pids(), agent: keepAliveAgent() });
     } else {
-      designs.push(await stoplineDesign(name, name, mainJs));
+      designs.push(await stoplineDesign(name, name, mainJs, () => P.nodeArgs));
     }
   }
   log(`started: redis ${machineInfo.redis}, nginx ${machineInfo.nginx}, ${replicas.length} stopline replicas`);
@@ -687,7 +690,7 @@ async function main(): Promise<void> {
     const dir = a['profile-dir'] !== undefined ? resolve(a['profile-dir']) : join(tmp, 'cpuprof');
     mkdirSync(dir, { recursive: true });
     const inspect = [await freePort(), await freePort()];
-    const d = await stoplineDesign('push (profiled)', 'push', mainJs, (side) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--inspect=127.0.0.1:${inspect[side === 'a' ? 0 : 1]}`]);
+    const d = await stoplineDesign('push (profiled)', 'push', mainJs, (side) => [...P.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`, `--inspect=127.0.0.1:${inspect[side === 'a' ? 0 : 1]}`]);
     // Retained heap per live stream: a full GC (through the inspector) before the streams and again during them.
     const heapUsed = async () => {
       await Promise.all(inspect.map((p) => collectGarbage(p)));
