@@ -95,9 +95,16 @@ if (a.help) {
   --out DIR               results directory (bench/results)
   --report-only FILE      re-render the Markdown and the chart of an existing result JSON, run nothing
   --profile-dir DIR       keep the .cpuprofile files there (default: a temporary directory, deleted at the end)
-  --node-args "ARGS"      extra node options for the stopline replicas, e.g. "--max-semi-space-size=1" (none)
+  --node-args=ARGS        node options for the stopline replicas, space-separated (default: the image's
+                          NODE_OPTIONS from the Dockerfile; --node-args= runs them with none)
 `);
   process.exit(0);
+}
+
+/** The node options the image runs stopline with (the Dockerfile's ENV NODE_OPTIONS): the replicas here get the same. */
+function imageNodeOptions(): string {
+  const m = /^ENV\s+NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(here, '..', 'Dockerfile'), 'utf8'));
+  return m?.[1] ?? '';
 }
 
 const quick = a.quick === true;
@@ -127,7 +134,7 @@ const P = {
   hungCancels: num(a['hung-cancels'], 5, 3),
   profile: a['no-profile'] === true ? false : (a.profile ?? !quick),
   plot: a['no-plot'] !== true,
-  nodeArgs: (a['node-args'] ?? '').split(' ').filter(Boolean),
+  nodeArgs: (a['node-args'] ?? imageNodeOptions()).split(' ').filter(Boolean),
 };
 const outDir = resolve(a.out ?? join(here, 'results'));
 const validDesigns = ['direct', 'nginx', 'per-chunk', 'poll', 'push'];

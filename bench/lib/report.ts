@@ -241,7 +241,7 @@ export function renderMarkdown(r: Result, chart: string | null): string {
     m.cores, m.cpu_model, `${m.memory_gib} GiB`, m.node, m.redis, m.nginx, m.kernel, (m.loadavg_at_start ?? []).join(' / '), (m.loadavg_at_end ?? []).join(' / '),
   ]]));
   out.push('');
-  out.push(`stopline at commit \`${r.stopline.commit}\`${r.stopline.src_modified_since_commit ? ' (src/ had uncommitted changes; the benchmark ran the built dist/ as it was)' : ''}${r.stopline.dist ? `, dist/ built ${r.stopline.dist.built_at.slice(0, 16).replace('T', ' ')} UTC (fingerprint \`${r.stopline.dist.sha1}\`)` : ''}. The machine is shared with other work: absolute numbers are noisy, comparisons within a round are the point.`);
+  out.push(`stopline at commit \`${r.stopline.commit}\`${r.stopline.src_modified_since_commit ? ' (src/ had uncommitted changes; the benchmark ran the built dist/ as it was)' : ''}${r.stopline.dist ? `, dist/ built ${r.stopline.dist.built_at.slice(0, 16).replace('T', ' ')} UTC (fingerprint \`${r.stopline.dist.sha1}\`)` : ''}; replicas run with node options ${Array.isArray(P.nodeArgs) && P.nodeArgs.length > 0 ? `\`${(P.nodeArgs as string[]).join(' ')}\`` : 'none'}${Array.isArray(P.nodeArgs) ? '' : ' (not recorded)'}. The machine is shared with other work: absolute numbers are noisy, comparisons within a round are the point.`);
   out.push('');
   out.push('## Targets');
   out.push('');

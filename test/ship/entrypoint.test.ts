@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { repoRoot } from './lib/helm.ts';
-import { imageArgv, readDockerfile } from './lib/dockerfile.ts';
+import { imageArgv, imageEnv, readDockerfile } from './lib/dockerfile.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -24,14 +24,15 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** The environment of a fresh container: no STOPLINE_*, OTEL_* or test-runner variables from this process. */
+/** The environment of a fresh container: the image's ENV, no STOPLINE_*, OTEL_* or test-runner variables from this process. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(STOPLINE_|OTEL_|NODE_TEST|NODE_OPTIONS$|NODE_ENV$)/.test(k)) continue;
     env[k] = v;
   }
-  return { ...env, NODE_ENV: 'production', ...extra };
+  // The image's own ENV (NODE_ENV, NODE_OPTIONS), as the container would have it.
+  return { ...env, ...imageEnv(readDockerfile()), ...extra };
 }
 
 describe('the image command', () => {

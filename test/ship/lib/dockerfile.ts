@@ -80,3 +80,15 @@ export function imageArgv(df: Dockerfile): string[] {
   if (!c) throw new Error(`CMD is not in exec form: ${cmd?.args}`);
   return [...ep, ...c];
 }
+
+/** The environment the final stage sets (ENV KEY=value ..., quotes removed). */
+export function imageEnv(df: Dockerfile): Record<string, string> {
+  const final = df.stages[df.stages.length - 1];
+  if (!final) throw new Error('the Dockerfile has no stage');
+  const env: Record<string, string> = {};
+  for (const i of final.instructions) {
+    if (i.keyword !== 'ENV') continue;
+    for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|\S*)/g)) env[m[1]!] = m[3] ?? m[2]!;
+  }
+  return env;
+}
