@@ -142,7 +142,7 @@ for (const d of P.designs) if (!validDesigns.includes(d)) { process.stderr.write
 
 type DesignName = 'direct' | 'nginx' | 'per-chunk' | 'poll' | 'push';
 interface Design {
-  readonly name: DesignName | 'push (profiled)';
+  readonly name: DesignName | 'push (profiled)' | 'push (memory)';
   readonly kind: 'direct' | 'nginx' | 'stopline';
   readonly urls: string[];
   readonly replicas: StoplineProc[];
@@ -207,8 +207,8 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
   return false;
 }
 
-async function stoplineDesign(name: DesignName | 'push (profiled)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => []): Promise<Design> {
-  const tag = name === 'push (profiled)' ? 'push-prof' : name;
+async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => []): Promise<Design> {
+  const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name;
   const prefix = `bench:${tag}:`;
   const reps = await Promise.all(['a', 'b'].map((side) => startStopline(main, {
     STOPLINE_UPSTREAM: upstream!.url,
@@ -265,6 +265,64 @@ async function openStreams(d: Design, tag: string, n: number, ivUs: number, ramp
     streams.push(new BenchStream({ base: d.urls[k % d.urls.length]!, id: `${tag}-${k}`, session: `s-${tag}-${k}`, n: 10_000_000, ivUs, agent: false }));
   }
   return streams;
+}
+
+export interface MemoryRow {
+  streams: [number, number];
+  rss_kib: { idle: number; half: number; full: number };
+  /** RSS added per live stream between half and full load: what one more stream costs */
+  marginal_rss_per_stream_kib: number;
+  /** (RSS at full load − idle RSS of the fresh replicas) / streams: the marginal cost plus one-off growth */
+  from_idle_rss_per_stream_kib: number;
+  /** the same split by stopline's own /metrics, between half and full load */
+  marginal_heap_per_stream_kib: { heap_used: number; heap_total: number; external: number };
+}
+
+/**
+ * Memory per live stream on fresh push replicas. RSS taken during a round's load is not it: replicas that ran a load
+ * before keep that memory for reuse (V8 and malloc rarely give pages back), so a later round's growth reads near
+ * zero, and a fresh replica's growth includes one-off costs (compiled code, V8's young generation growing to its cap
+ * with the allocation rate) that do not scale with streams. Here half the streams open, the replicas settle, RSS is
+ * read; the other half open, RSS is read again: the difference over the second half is what a live stream holds.
+ */
+async function memoryPass(mainJs: string): Promise<MemoryRow | null> {
+  const d = await stoplineDesign('push (memory)', 'push', mainJs, () => P.nodeArgs);
+  const pids = d.pids();
+  const rss = () => pids.reduce((x, p) => x + rssKiB(p), 0);
+  const heap = async () => {
+    const ms = await scrape(d);
+    const sum = (name: string) => ms.reduce((x, m) => x + metric(m, name), 0);
+    return { used: sum('nodejs_heap_size_used_bytes'), total: sum('nodejs_heap_size_total_bytes'), external: sum('nodejs_external_memory_bytes') };
+  };
+  const ivUs = Math.round(1e6 / P.rate);
+  const half = Math.floor(P.streams / 2);
+  await sleep(300);
+  const idle = rss();
+  const a = await openStreams(d, 'M-a', half, ivUs, P.rampMs / 2);
+  await sleep(P.settleMs + 2_000);
+  const liveA = live(a).length;
+  const rssA = rss();
+  const hA = await heap();
+  const b = await openStreams(d, 'M-b', P.streams - half, ivUs, P.rampMs / 2);
+  await sleep(P.settleMs + 2_000);
+  const liveAll = live(a).length + live(b).length;
+  const rssB = rss();
+  const hB = await heap();
+  await teardown(d, [...a, ...b]);
+  for (const rp of d.replicas) await rp.stop();
+  const added = liveAll - liveA;
+  if (added <= 0 || liveAll === 0) return null;
+  const row: MemoryRow = {
+    streams: [liveA, liveAll],
+    rss_kib: { idle, half: rssA, full: rssB },
+    marginal_rss_per_stream_kib: round((rssB - rssA) / added),
+    from_idle_rss_per_stream_kib: round((rssB - idle) / liveAll),
+    marginal_heap_per_stream_kib: {
+      heap_used: round((hB.used - hA.used) / 1024 / added), heap_total: round((hB.total - hA.total) / 1024 / added), external: round((hB.external - hA.external) / 1024 / added),
+    },
+  };
+  log(`memory pass: ${liveA} -> ${liveAll} live streams, RSS ${idle} / ${rssA} / ${rssB} KiB (idle / half / full): ${row.marginal_rss_per_stream_kib} KiB per added stream, ${row.from_idle_rss_per_stream_kib} KiB per stream from idle`);
+  return row;
 }
 
 async function teardown(d: Design, streams: BenchStream[]): Promise<void> {
@@ -689,6 +747,12 @@ async function main(): Promise<void> {
     if (push !== undefined && r < P.hungRounds) hung.push(await runHung(push, r));
   }
 
+  let memory: MemoryRow | null = null;
+  if (P.designs.includes('push')) {
+    log('memory pass: two fresh push replicas, half the streams, then all of them');
+    memory = await memoryPass(mainJs);
+  }
+
   let profile: ProfileSummary | null = null;
   let profileLoad: LoadRow | null = null;
   let retainedHeap: number | null = null;
@@ -737,6 +801,7 @@ async function main(): Promise<void> {
     params: P,
     summary,
     targets: [] as ReturnType<typeof evaluateTargets>,
+    memory,
     profile: profile === null ? null : { load: profileLoad, retained_heap_per_stream_kib: retainedHeap, ...profile },
     raw: { seed, load, stop, cost, hung },
     files: { json: `${base}.json`, markdown: `${base}.md`, chart: `${base}.png` },
