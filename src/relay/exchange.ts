@@ -1,6 +1,7 @@
 // One proxied exchange: the upstream request (an undici dispatch handler) and the client's response, relayed chunk
 // by chunk. This is the hot path: onResponseData writes the chunk and, when the client's socket is full, pauses
-// the upstream until 'drain'. No Redis call, no log line and no allocation beyond a subarray view per chunk.
+// the upstream until 'drain'. No Redis call, no log line; per chunk, one pooled buffer (the chunk framed for the
+// client) and, when an event is split across chunks, a subarray view.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -183,12 +184,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const b = framer.boundary(chunk);
     if (b === chunk.length && this.#held === null) return this.#send(chunk);
     if (b < 0) { this.#hold(chunk); return true; }
+    // The held part of an event and the rest of it leave in one syscall.
+    const socket = this.#socket;
+    socket?.cork();
     this.#flushHeld();
     let ok = b > 0 ? this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) : true;
     if (b < chunk.length) {
       this.#hold(chunk.subarray(b));
       if (this.#heldBytes > maxHeldBytes) ok = this.#flushHeld() && ok;
     }
+    socket?.uncork();
     return ok;
   }
 
