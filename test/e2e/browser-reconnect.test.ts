@@ -10,9 +10,8 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from '../fixtures/browser/chromium.ts';
 import { startChatService, type ChatService } from '../fixtures/browser/upstream.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, type Replica, subscribed } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
-import { until } from '../helpers/net.ts';
 
 const waitMs = 30_000; // a bound on the wait for the browser's reconnect, never a pace
 
@@ -27,7 +26,7 @@ before(async () => {
   const env = { STOPLINE_UPSTREAM: service.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_STREAM_ROUTES: 'GET /api/chat/events' };
   replicas.push(await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-a' }));
   replicas.push(await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' }));
-  for (const r of replicas) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+  await subscribed(replicas);
   browser = await launchChromium();
 });
 

@@ -9,9 +9,8 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../fixtures/browser/chromium.ts';
 import { startChatService, type ChatService } from '../fixtures/browser/upstream.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, metric, type Replica, subscribed } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
-import { until } from '../helpers/net.ts';
 
 const waitMs = 20_000; // a bound on each wait for the page, never a pace
 
@@ -46,7 +45,7 @@ before(async () => {
   replicas.push(a);
   b = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' });
   replicas.push(b);
-  for (const r of replicas) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+  await subscribed(replicas);
   browser = await launchChromium();
 });
 

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFastApi, type FastApiApp, type MessageStats } from '../fixtures/fastapi_app/launch.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, type Replica, subscribed } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
 
@@ -34,7 +34,7 @@ before(async () => {
   b = await start({ ...env, STOPLINE_UPSTREAM: serviceB.url, STOPLINE_NODE_ID: 'pod-b' });
   a2 = await start({ ...env, ...routes, STOPLINE_UPSTREAM: serviceA.url, STOPLINE_NODE_ID: 'pod-a2' });
   b2 = await start({ ...env, ...routes, STOPLINE_UPSTREAM: serviceB.url, STOPLINE_NODE_ID: 'pod-b2' });
-  for (const r of replicas) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+  await subscribed(replicas);
 });
 
 after(async () => {

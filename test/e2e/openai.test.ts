@@ -8,9 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFastApi, type FastApiApp } from '../fixtures/fastapi_app/launch.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, type Replica, subscribed } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream, type StreamClient } from '../helpers/client.ts';
-import { until } from '../helpers/net.ts';
 
 let redis: RedisServer | undefined;
 let service: FastApiApp | undefined;
@@ -39,7 +38,7 @@ before(async () => {
     replicas.push(y);
     pair[name] = [x, y];
   }
-  for (const r of replicas) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+  await subscribed(replicas);
 });
 
 after(async () => {

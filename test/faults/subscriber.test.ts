@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
-import { startReplica, metric } from '../helpers/stopline.ts';
+import { startReplica, metric, subscribed } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { freePort, until } from '../helpers/net.ts';
 import { crossReplicaStop, upstreamAndRedis } from '../helpers/scenarios.ts';
@@ -18,7 +18,7 @@ test('a black-holed subscriber is detected by PING, replaced and verified; Pub/S
   const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'bha', STOPLINE_REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
   const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'bhb', STOPLINE_REDIS_URL: fx.redis.url });
   try {
-    for (const r of [a, b]) await until('subscribed', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+    await subscribed([a, b]);
     const before = metric(await a.metrics(), 'stopline_pubsub_resubscribes_total');
     assert.equal(proxy.freeze((c) => c.sawSubscribe), 1, 'the subscriber connection is black-holed');
     await until('a new subscription, verified', async () => metric(await a.metrics(), 'stopline_pubsub_resubscribes_total') > before, 400, 25);

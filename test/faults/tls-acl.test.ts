@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { startReplica, metric } from '../helpers/stopline.ts';
+import { startReplica, metric, subscribed } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
-import { freePort, until } from '../helpers/net.ts';
+import { freePort } from '../helpers/net.ts';
 import { crossReplicaStop } from '../helpers/scenarios.ts';
 
 let up: Upstream;
@@ -48,7 +48,7 @@ test('rediss:// with the CA trusted and the ACL user: cross-replica cancel works
   const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'tls-a' });
   const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'tls-b' });
   try {
-    for (const r of [a, b]) await until('connected over TLS', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+    await subscribed([a, b], 'connected over TLS');
     await crossReplicaStop(a, b, 'tls', 'm', 'pubsub');
   } finally {
     await a.close();

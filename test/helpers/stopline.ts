@@ -2,6 +2,7 @@
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
+import { until } from './net.ts';
 
 export interface Replica {
   readonly app: App;
@@ -27,6 +28,12 @@ export async function startReplica(env: Record<string, string>, write?: (line: s
     metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
     close: () => app.close(),
   };
+}
+
+/** Resolves once every replica's Pub/Sub subscription is verified (its own probe came back): a cross-replica wake-up
+ * can reach it from then on. */
+export async function subscribed(replicas: readonly Replica[], what = 'subscriber verified'): Promise<void> {
+  for (const r of replicas) await until(what, async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
 }
 
 /** The value of one sample in Prometheus text, e.g. metric(text, 'stopline_streams_total', {outcome: 'cancelled'}). */

@@ -9,9 +9,8 @@ import { loadConfig, type IdSource } from '../../src/config.ts';
 import { readId } from '../../src/http/ids.ts';
 import { Framer, type FramingKind } from '../../src/relay/framing.ts';
 import { stream, type StreamClient } from '../helpers/client.ts';
-import { until } from '../helpers/net.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { metric } from '../helpers/stopline.ts';
+import { subscribed } from '../helpers/stopline.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { closeAll, internalErrors, startLoggedReplica, type LoggedReplica } from './harness.ts';
 
@@ -212,7 +211,7 @@ describe('random cancels against two replicas on one Redis: always a JSON answer
     };
     a = await startLoggedReplica({ ...env, STOPLINE_NODE_ID: 'fuzz-a' });
     b = await startLoggedReplica({ ...env, STOPLINE_NODE_ID: 'fuzz-b' });
-    for (const r of [a, b]) await until('the subscriber is verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+    await subscribed([a, b]);
     // Live streams whose ids the generator knows, so that some random cancels stop something (on either replica).
     for (const [i, id] of liveIds.entries()) {
       const s = stream(`${(i % 2 === 0 ? a : b).url}/api/chat/stream?chunks=100000&interval=20`, { body: JSON.stringify({ session_id: id, message_id: id }) });

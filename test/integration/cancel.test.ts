@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startRedis, commandStats, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, metric, type Replica, subscribed } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
 
@@ -20,7 +20,7 @@ before(async () => {
   a = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-a' });
   b = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' });
   c = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-c' });
-  for (const r of [a, b, c]) await until('subscriber verified', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+  await subscribed([a, b, c]);
 });
 after(async () => {
   await Promise.all([a.close(), b.close(), c.close()]);

@@ -13,7 +13,7 @@ const { startTracing, stopTracing } = await import('../../src/tracing/sdk.ts');
 startTracing({ processor: new SimpleSpanProcessor({ exporter }) });
 const { startUpstream } = await import('../helpers/upstream.ts');
 const { startRedis } = await import('../helpers/redis.ts');
-const { startReplica, metric } = await import('../helpers/stopline.ts');
+const { startReplica, subscribed } = await import('../helpers/stopline.ts');
 const { postJson, stream } = await import('../helpers/client.ts');
 const { until } = await import('../helpers/net.ts');
 
@@ -28,7 +28,7 @@ before(async () => {
   const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
   a = await startReplica({ ...env, STOPLINE_NODE_ID: 'ta' });
   b = await startReplica({ ...env, STOPLINE_NODE_ID: 'tb' });
-  for (const r of [a, b]) await until('subscribed', async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
+  await subscribed([a, b]);
 });
 after(async () => {
   await a.close();
