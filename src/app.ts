@@ -36,6 +36,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   const metrics = createMetrics(version);
   const keys = createKeys(config.prefix);
   const registry = new Registry<Exchange>();
+  metrics.relayed.live = () => registry.all();
   let redis: RedisClient | null = null;
   let store: CancelStore;
   if (config.redis.mode === 'memory') {

@@ -181,10 +181,8 @@ export class Coordinator {
       const { cancelled, missing } = await this.#store.poll(streams.map((s) => s.ref), refresh);
       this.#untilRefresh = refresh ? this.#refreshEvery : this.#untilRefresh - 1;
       if (this.#holding) this.#writeHeld();
-      if (streams.length > 0) {
-        this.#m.cancelChecks.inc({ source: 'poll', result: 'clear' }, streams.length - cancelled.length);
-        if (cancelled.length > 0) this.#m.cancelChecks.inc({ source: 'poll', result: 'cancel' }, cancelled.length);
-      }
+      this.#m.cancelChecks.inc({ source: 'poll', result: 'clear' }, streams.length - cancelled.length);
+      if (cancelled.length > 0) this.#m.cancelChecks.inc({ source: 'poll', result: 'cancel' }, cancelled.length);
       for (const i of cancelled) {
         const s = streams[i];
         if (s !== undefined && s.stopVia === '') { s.stopVia = 'poll'; void s.stop('cancelled'); }

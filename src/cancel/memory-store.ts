@@ -94,8 +94,10 @@ export class MemoryStore implements CancelStore {
     refs.forEach((ref, i) => {
       const k = key(ref);
       const live = this.#live.get(k);
-      if (refresh && live === undefined) missing.push(i);
-      else if (refresh && live !== undefined) live.expiresAt = this.#now() + this.#ttlMs;
+      if (refresh) {
+        if (live === undefined) missing.push(i);
+        else live.expiresAt = this.#now() + this.#ttlMs;
+      }
       if (this.#get(this.#flags, k) !== undefined) cancelled.push(i);
     });
     return { cancelled, missing };

@@ -21,6 +21,9 @@ const stopBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 const durationBuckets = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 const firstByteBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** A stream's own counts of what it relayed. */
+export interface RelayCounts { readonly chunks: number; readonly bytes: number }
+
 export function createMetrics(version: string) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -36,17 +39,18 @@ export function createMetrics(version: string) {
   const streamsActive = new Gauge({ name: 'stopline_streams_active', help: 'Tracked streams live on this replica', registers: r });
   const streamsTotal = new Counter({ name: 'stopline_streams_total', help: 'Tracked streams ended, by outcome', labelNames: ['outcome'], registers: r });
   const streamDuration = new Histogram({ name: 'stopline_stream_duration_seconds', help: 'Tracked stream duration, by outcome', labelNames: ['outcome'], buckets: durationBuckets, registers: r });
-  // The relay counts chunks and bytes in plain integers on its hot path; the counters catch up when scraped.
-  const relayStats = { chunks: 0, bytes: 0 };
+  // Each stream counts its chunks and bytes in plain integers on the hot path, and nothing else does: a stream that
+  // ends adds its counts to `relayed`, and a scrape adds those of the live streams (`relayed.live`, set by the app).
+  const relayed = { chunks: 0, bytes: 0, live: (): Iterable<RelayCounts> => [] };
   const reported = { chunks: 0, bytes: 0 };
-  const chunks = new Counter({
-    name: 'stopline_stream_chunks_total', help: 'Chunks relayed on tracked streams', registers: r,
-    collect() { this.inc(relayStats.chunks - reported.chunks); reported.chunks = relayStats.chunks; },
-  });
-  const bytes = new Counter({
-    name: 'stopline_stream_bytes_total', help: 'Bytes relayed on tracked streams', registers: r,
-    collect() { this.inc(relayStats.bytes - reported.bytes); reported.bytes = relayStats.bytes; },
-  });
+  const catchUp = (counter: Counter, k: keyof RelayCounts) => {
+    let n = relayed[k];
+    for (const s of relayed.live()) n += s[k];
+    counter.inc(n - reported[k]);
+    reported[k] = n;
+  };
+  new Counter({ name: 'stopline_stream_chunks_total', help: 'Chunks relayed on tracked streams', registers: r, collect() { catchUp(this, 'chunks'); } });
+  new Counter({ name: 'stopline_stream_bytes_total', help: 'Bytes relayed on tracked streams', registers: r, collect() { catchUp(this, 'bytes'); } });
   const firstByte = new Histogram({ name: 'stopline_upstream_first_byte_seconds', help: 'From sending the upstream request to its response headers', buckets: firstByteBuckets, registers: r });
   const draining = new Gauge({ name: 'stopline_draining', help: '1 while draining on SIGTERM', registers: r });
   const subscriberUp = new Gauge({ name: 'stopline_redis_subscriber_up', help: '1 while the Pub/Sub subscriber is connected and verified (push mode)', registers: [] });
@@ -61,7 +65,7 @@ export function createMetrics(version: string) {
 
   return {
     registry,
-    relayStats,
+    relayed,
     redisDuration,
     redisErrors,
     redisUp,
@@ -72,8 +76,6 @@ export function createMetrics(version: string) {
     streamsActive,
     streamsTotal,
     streamDuration,
-    chunks,
-    bytes,
     firstByte,
     draining,
     subscriberUp,

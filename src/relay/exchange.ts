@@ -26,7 +26,6 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
-  stats: { chunks: number; bytes: number };
 }
 
 /** A client's stop, written when no response head was sent yet: a stream with only the terminal event. */
@@ -69,7 +68,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #resolveClosed!: () => void;
   /** How the stop reached this replica (pubsub, poll, local, chunk, peer): reported with the confirmation. */
   stopVia = '';
-  /** This stream's chunks and bytes (for its span and log), counted beside the replica-wide stats. */
+  /** This stream's chunks and bytes (its span; the replica's counters are summed from these). */
   chunks = 0;
   bytes = 0;
 
@@ -134,9 +133,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#outcome !== null) return;
     if (this.#tracked) {
-      const stats = this.#hooks.stats;
-      stats.chunks++;
-      stats.bytes += chunk.length;
       this.chunks++;
       this.bytes += chunk.length;
       if (this.#hooks.checkChunk !== undefined) { this.#checkThenWrite(controller, chunk); return; }

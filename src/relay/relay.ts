@@ -13,12 +13,11 @@ import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Registry } from '../streams/registry.ts';
-import type { StreamTrace, Tracing } from '../tracing/spans.ts';
+import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 
 const isEventSource = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
-const untraced: StreamTrace = { traceparent: '', end() {}, run: (fn) => fn() };
 
 export class Relay {
   readonly #c: Config;
@@ -48,7 +47,6 @@ export class Relay {
     this.#jsonIds = needsJson(config.sessionIdFrom) || needsJson(config.messageIdFrom);
     this.#upstreamHost = config.upstream.host;
     this.#hooks = {
-      stats: metrics.relayStats,
       firstByte: (s) => metrics.firstByte.observe(s),
       streamStarted: () => {},
       notAStream: (x) => {
@@ -84,7 +82,7 @@ export class Relay {
 
   #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined): void {
     const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
-    const span = ref === null ? untraced : this.#tracing.stream(ref.sessionId, ref.messageId);
+    const span = ref === null ? untracedStream : this.#tracing.stream(ref.sessionId, ref.messageId);
     // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
     const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
     const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
@@ -139,6 +137,8 @@ export class Relay {
     if (!this.#registry.remove(x)) return;
     this.#m.streamsActive.dec();
     x.span.end(outcome, x.chunks, x.bytes);
+    this.#m.relayed.chunks += x.chunks;
+    this.#m.relayed.bytes += x.bytes;
     this.#m.streamsTotal.inc({ outcome });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);

@@ -23,9 +23,10 @@ export interface Tracing {
   cancel(sessionId: string, messageId: string | undefined): CancelTrace;
 }
 
-const noopStream: StreamTrace = { traceparent: '', end() {}, run: (fn) => fn() };
+/** The span of an exchange that is no stream, and of every stream when tracing is off: does nothing. */
+export const untracedStream: StreamTrace = { traceparent: '', end() {}, run: (fn) => fn() };
 const noopCancel: CancelTrace = { link() {}, end() {}, run: (fn) => fn() };
-export const tracingOff: Tracing = { enabled: false, stream: () => noopStream, cancel: () => noopCancel };
+export const tracingOff: Tracing = { enabled: false, stream: () => untracedStream, cancel: () => noopCancel };
 
 /** W3C traceparent "00-<trace id>-<span id>-<flags>" to a remote span context, or null. */
 export function parseTraceparent(tp: string): SpanContext | null {

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson, stream } from '../helpers/client.ts';
-import { freePort } from '../helpers/net.ts';
+import { freePort, until } from '../helpers/net.ts';
 
 let up: Upstream;
 let sl: Replica;
@@ -333,4 +333,24 @@ test('a client that stops reading and then reads again gets every byte: the upst
     assert.equal(rec.aborted, false);
     assert.equal(Buffer.concat(parts).toString('utf8'), rec.sent, `pad ${pad}: every byte, in order`);
   }
+});
+
+test('the chunk and byte counters count a live stream as it goes, and keep its counts when it ends', async () => {
+  const before = await sl.metrics();
+  const c0 = metric(before, 'stopline_stream_chunks_total');
+  const b0 = metric(before, 'stopline_stream_bytes_total');
+  const gone0 = metric(before, 'stopline_streams_total', { outcome: 'client_disconnected' });
+  const s = stream(`${sl.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'count', message_id: 'c-live' }) });
+  await s.waitFor((t) => t.includes('word3 '));
+  const live = await sl.metrics();
+  const cLive = metric(live, 'stopline_stream_chunks_total') - c0;
+  assert.ok(cLive >= 4, `a live stream's chunks are counted before it ends (${cLive})`);
+  assert.ok(metric(live, 'stopline_stream_bytes_total') - b0 >= Buffer.byteLength(s.text.slice(0, s.text.indexOf('word3 '))));
+  s.destroy();
+  const rec = await up.request('c-live');
+  await rec.done;
+  await until('the stream ended', async () => metric(await sl.metrics(), 'stopline_streams_total', { outcome: 'client_disconnected' }) > gone0);
+  const after = await sl.metrics();
+  assert.ok(metric(after, 'stopline_stream_chunks_total') - c0 >= cLive, 'an ended stream keeps its counts');
+  assert.ok(metric(after, 'stopline_stream_bytes_total') - b0 >= Buffer.byteLength(s.text), 'every byte the client got is counted');
 });
