@@ -4,42 +4,18 @@
 // generation again at the service, and the EventSource must stop reconnecting (an EventSource stops for good when a
 // reconnect is answered with anything but a 200 text/event-stream, e.g. 204 No Content).
 // Needs Debian's chromium (apt-get install -y chromium).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from '../fixtures/browser/chromium.ts';
-import { startChatService, type ChatService } from '../fixtures/browser/upstream.ts';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, type Replica, subscribed } from '../helpers/stopline.ts';
+import { browserScenario } from '../fixtures/browser/scenario.ts';
 import { postJson } from '../helpers/client.ts';
 
 const waitMs = 30_000; // a bound on the wait for the browser's reconnect, never a pace
 
-let redis: RedisServer | undefined;
-let service: ChatService | undefined;
-let browser: Browser | undefined;
-const replicas: Replica[] = [];
-
-before(async () => {
-  redis = await startRedis();
-  service = await startChatService();
-  const env = { STOPLINE_UPSTREAM: service.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_STREAM_ROUTES: 'GET /api/chat/events' };
-  replicas.push(await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-a' }));
-  replicas.push(await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' }));
-  await subscribed(replicas);
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await Promise.allSettled(replicas.map((r) => r.close()));
-  await service?.close();
-  await redis?.stop();
-});
+const sc = browserScenario('GET /api/chat/events');
 
 test('a stopped EventSource stream stays stopped: the browser\'s automatic reconnect does not start the generation again', async () => {
-  const [a, b] = replicas as [Replica, Replica];
-  const page = await browser!.newPage();
+  const { a, b, service } = sc;
+  const page = await sc.browser.newPage();
   try {
     await page.goto(`${a.url}/page.html`);
     // An existing front end: it closes on the service's own `done` event only.
@@ -47,13 +23,13 @@ test('a stopped EventSource stream stays stopped: the browser\'s automatic recon
     await page.waitForFunction(`window.streams['rc-m1'].tokens.length >= 3`, undefined, { timeout: waitMs });
     const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'rc-s1', message_id: 'rc-m1' });
     assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
-    const first = await service!.record('rc-m1');
+    const first = await service.record('rc-m1');
     await first.done;
     assert.equal(first.disconnected, true);
 
     // The browser's next attempt decides: a second open (a new stream) or the EventSource closed for good.
     await page.waitForFunction(`window.streams['rc-m1'].opens >= 2 || window.streams['rc-m1'].readyState === 2`, undefined, { timeout: waitMs });
-    const again = service!.records.filter((x) => x.messageId === 'rc-m1');
+    const again = service.records.filter((x) => x.messageId === 'rc-m1');
     const s = await page.evaluate(`window.streams['rc-m1']`) as { opens: number; readyState: number };
     assert.equal(again.length, 1,
       `the EventSource reconnected with the stopped message's ids and the service generated it again (${again.length} requests, the last produced ${again.at(-1)!.produced} tokens)`);

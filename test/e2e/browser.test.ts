@@ -3,23 +3,16 @@
 // EventSource (GET, the session id in the query) and with fetch and a reader (POST, ids in the JSON body). A cancel
 // sent to replica B makes the page show the terminal event and stop; closing the tab stops the service's stream.
 // Needs Debian's chromium (apt-get install -y chromium).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../fixtures/browser/chromium.ts';
-import { startChatService, type ChatService } from '../fixtures/browser/upstream.ts';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { startReplica, metric, type Replica, subscribed } from '../helpers/stopline.ts';
+import type { Page } from 'playwright-core';
+import { browserScenario } from '../fixtures/browser/scenario.ts';
+import { metric } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
 
 const waitMs = 20_000; // a bound on each wait for the page, never a pace
 
-let redis: RedisServer | undefined;
-let service: ChatService | undefined;
-let browser: Browser | undefined;
-const replicas: Replica[] = [];
-let a: Replica;
-let b: Replica;
+const sc = browserScenario('GET /api/chat/events,POST /api/chat/stream');
 const pageErrors: string[] = [];
 
 interface PageStream {
@@ -32,34 +25,10 @@ interface PageStream {
   readyState: number | null;
 }
 
-before(async () => {
-  redis = await startRedis();
-  service = await startChatService();
-  const env = {
-    STOPLINE_UPSTREAM: service.url,
-    STOPLINE_REDIS_URL: redis.url,
-    STOPLINE_REDIS_TIMEOUT_MS: '1000',
-    STOPLINE_STREAM_ROUTES: 'GET /api/chat/events,POST /api/chat/stream',
-  };
-  a = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-a' });
-  replicas.push(a);
-  b = await startReplica({ ...env, STOPLINE_NODE_ID: 'pod-b' });
-  replicas.push(b);
-  await subscribed(replicas);
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await Promise.allSettled(replicas.map((r) => r.close()));
-  await service?.close();
-  await redis?.stop();
-});
-
 async function openPage(): Promise<Page> {
-  const page = await browser!.newPage();
+  const page = await sc.browser.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  const res = await page.goto(`${a.url}/page.html`);
+  const res = await page.goto(`${sc.a.url}/page.html`);
   assert.equal(res?.status(), 200, 'the page, proxied by stopline');
   return page;
 }
@@ -72,7 +41,7 @@ const start = (page: Page, fn: 'startEventSource' | 'startFetch', session: strin
 async function stoppedFromB(page: Page, session: string, message: string): Promise<PageStream> {
   const key = JSON.stringify(message);
   await waitIn(page, `window.streams[${key}] && window.streams[${key}].tokens.length >= 3`);
-  const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: session, message_id: message });
+  const r = await postJson(`${sc.b.url}/stopline/v1/cancel`, { session_id: session, message_id: message });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assert.equal(r.json.outcome, 'stopped');
   assert.equal(r.json.owner, 'pod-a');
@@ -81,7 +50,7 @@ async function stoppedFromB(page: Page, session: string, message: string): Promi
   assert.deepEqual(s.terminal, { session_id: session, message_id: message, reason: 'cancelled' }, 'the page got the terminal event');
   assert.equal(s.done, false);
   assert.equal(await page.textContent(`#stream-${message} .status`), 'stopped (cancelled)');
-  const rec = await service!.record(message);
+  const rec = await sc.service.record(message);
   await rec.done;
   assert.equal(rec.disconnected, true, 'the service saw its client go away');
   assert.equal(rec.finished, false);
@@ -97,7 +66,7 @@ test('EventSource through replica A, cancel sent to replica B: the page shows th
     const s = await stoppedFromB(page, 'br-s1', 'br-es1');
     assert.equal(s.readyState, 2, 'EventSource.CLOSED: it will not reconnect');
     assert.equal(s.errors, 0, 'the stream ended on the terminal event, not on an error');
-    const rec = await service!.record('br-es1');
+    const rec = await sc.service.record('br-es1');
     assert.equal(rec.method, 'GET');
     assert.equal(rec.headers['x-session-id'], 'br-s1', 'the session id came from the query string');
   } finally {
@@ -111,7 +80,7 @@ test('fetch with a reader through replica A, cancel sent to replica B: the page 
     await start(page, 'startFetch', 'br-s2', 'br-f1', 5000, 20);
     const s = await stoppedFromB(page, 'br-s2', 'br-f1');
     assert.equal(s.errors, 0, 'the body ended cleanly');
-    assert.equal((await service!.record('br-f1')).method, 'POST');
+    assert.equal((await sc.service.record('br-f1')).method, 'POST');
   } finally {
     await page.close();
   }
@@ -124,12 +93,12 @@ test('closing the tab stops both streams at the service', async () => {
   await waitIn(page, `window.streams['br-es3'].tokens.length >= 3 && window.streams['br-f3'].tokens.length >= 3`);
   await page.close();
   for (const id of ['br-es3', 'br-f3']) {
-    const rec = await service!.record(id);
+    const rec = await sc.service.record(id);
     await rec.done;
     assert.equal(rec.disconnected, true, `${id}: the service saw its client go away`);
     assert.equal(rec.finished, false);
   }
-  const m = await a.metrics();
+  const m = await sc.a.metrics();
   assert.equal(metric(m, 'stopline_streams_total', { outcome: 'client_disconnected' }), 2, 'stopline counted both as client_disconnected');
   assert.equal(metric(m, 'stopline_streams_active'), 0);
 });

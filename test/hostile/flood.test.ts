@@ -9,7 +9,8 @@ import { runInNewContext } from 'node:vm';
 import { postJson, stream, type StreamResult } from '../helpers/client.ts';
 import { metric } from '../helpers/stopline.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { closeAll, corpus, rawExchange, startLoggedReplica, type LoggedReplica } from './harness.ts';
+import { closeAll, corpus, startLoggedReplica, type LoggedReplica } from './harness.ts';
+import { rawExchange } from '../helpers/raw-http.ts';
 
 const goodStreams = 20;
 const minBadRequests = 1500;

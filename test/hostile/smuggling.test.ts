@@ -8,7 +8,8 @@ import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { postJson, stream } from '../helpers/client.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { closeAll, corpus, internalErrors, rawExchange, startLoggedReplica, startTap, type LoggedReplica, type Tap } from './harness.ts';
+import { closeAll, corpus, internalErrors, startLoggedReplica, startTap, type LoggedReplica, type Tap } from './harness.ts';
+import { rawExchange } from '../helpers/raw-http.ts';
 
 let up: Upstream;
 let tap: Tap;
@@ -60,34 +61,33 @@ describe('a malformed request pipelined behind a stream', () => {
     return `POST /api/chat/stream?chunks=20&interval=10 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
   };
   const malformed = 'GET /json HTTP/1.1\r\nHost : x\r\n\r\n';
+  /** A connection that collects every byte it receives (latin1), and the moment it closes. */
+  const open = () => {
+    const s = connect(sl.port, '127.0.0.1');
+    const got = { text: '' };
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => { got.text += d; });
+    s.on('error', () => {});
+    return { s, got, closed: once(s, 'close') };
+  };
 
   test('never writes into the stream\'s response once it has started', async () => {
-    const s = connect(sl.port, '127.0.0.1');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => { text += d; });
-    s.on('error', () => {});
-    const closed = once(s, 'close');
+    const { s, got, closed } = open();
     s.write(streamRequest('pipelined-1'));
-    while (!text.includes('word1 ')) await once(s, 'data');
+    while (!got.text.includes('word1 ')) await once(s, 'data');
     s.write(malformed);
     await closed;
-    assert.equal([...text.matchAll(/HTTP\/1\.1 \d{3} /g)].length, 1, `one status line only:\n${text.slice(-300)}`);
-    assert.ok(text.startsWith('HTTP/1.1 200 OK\r\n'));
+    assert.equal([...got.text.matchAll(/HTTP\/1\.1 \d{3} /g)].length, 1, `one status line only:\n${got.text.slice(-300)}`);
+    assert.ok(got.text.startsWith('HTTP/1.1 200 OK\r\n'));
   });
 
   test('never answers 400 for a request the upstream is already executing', async () => {
-    const s = connect(sl.port, '127.0.0.1');
-    let text = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => { text += d; });
-    s.on('error', () => {});
-    const closed = once(s, 'close');
+    const { s, got, closed } = open();
     s.write(streamRequest('pipelined-2').replace('interval=10', 'interval=10&firstByteDelay=3000'));
     const rec = await up.request('pipelined-2');
     s.write(malformed);
     await closed;
-    assert.doesNotMatch(text, /^HTTP\/1\.1 400 /, 'the client was told 400 for a stream that started upstream');
+    assert.doesNotMatch(got.text, /^HTTP\/1\.1 400 /, 'the client was told 400 for a stream that started upstream');
     await rec.done;
     assert.equal(rec.aborted, true, 'the upstream saw its client go away');
   });

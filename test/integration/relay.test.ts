@@ -7,6 +7,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson, stream } from '../helpers/client.ts';
 import { freePort, until } from '../helpers/net.ts';
+import { rawExchange } from '../helpers/raw-http.ts';
 
 let up: Upstream;
 let sl: Replica;
@@ -248,15 +249,10 @@ test('a second request with the ids of a live stream is refused with 409', async
   await s.result;
 });
 
-/** Reads a whole HTTP/1.x response off a raw socket: the bytes exactly as they were on the wire. */
-async function rawExchange(port: number, head: string, body: string): Promise<Buffer> {
-  const { connect } = await import('node:net');
-  const socket = connect(port, '127.0.0.1');
-  const parts: Buffer[] = [];
-  socket.on('data', (d: Buffer) => parts.push(d));
-  socket.write(`${head}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  await once(socket, 'close');
-  return Buffer.concat(parts);
+/** One request on a fresh connection (closed by the server after the answer): the bytes exactly as on the wire. */
+async function wireBytes(port: number, head: string, body: string): Promise<Buffer> {
+  const r = await rawExchange(port, `${head}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, { followUp: false });
+  return Buffer.from(r.text, 'latin1');
 }
 
 /** Splits a raw response into its head and its chunked body, strictly: every size line, every CRLF, the last chunk. */
@@ -288,7 +284,7 @@ test('on the wire, the relayed chunked body is well framed at every chunk size, 
   // framed buffer (16 KiB), and larger ones; the upstream writes each event as one chunk, TCP may merge or split them.
   for (const pad of [0, 16_300, 16_384, 40_000]) {
     const id = `wire-${pad}`;
-    const wire = await rawExchange(sl.port, `POST /api/chat/stream?chunks=30&interval=0&pad=${pad} HTTP/1.1\r\nhost: x`, JSON.stringify({ session_id: 'wire', message_id: id }));
+    const wire = await wireBytes(sl.port, `POST /api/chat/stream?chunks=30&interval=0&pad=${pad} HTTP/1.1\r\nhost: x`, JSON.stringify({ session_id: 'wire', message_id: id }));
     const rec = await up.request(id);
     await rec.done;
     const { head, body, chunks } = dechunk(wire);
@@ -301,7 +297,7 @@ test('on the wire, the relayed chunked body is well framed at every chunk size, 
 });
 
 test('an HTTP/1.0 client gets the stream unchunked, ended by the close, byte for byte', async () => {
-  const wire = await rawExchange(sl.port, 'POST /api/chat/stream?chunks=40&interval=0 HTTP/1.0', JSON.stringify({ session_id: 'old', message_id: 'http10' }));
+  const wire = await wireBytes(sl.port, 'POST /api/chat/stream?chunks=40&interval=0 HTTP/1.0', JSON.stringify({ session_id: 'old', message_id: 'http10' }));
   const rec = await up.request('http10');
   await rec.done;
   const end = wire.indexOf('\r\n\r\n');
