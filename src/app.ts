@@ -114,6 +114,8 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
       if (closed) return;
       closed = true;
       coordinator.close();
+      // Upgraded connections are no longer the server's (closeAllConnections does not see them): cut them here.
+      relay.tunnels.closeAll();
       server.closeAllConnections();
       server.close();
       admin.closeAllConnections();

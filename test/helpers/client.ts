@@ -23,7 +23,8 @@ export class StreamClient extends EventEmitter {
     const { promise: responded, resolve: onResponse, reject: onFail } = Promise.withResolvers<void>();
     this.responded = responded;
     responded.catch(() => {});
-    this.#req = request(url, { method: init.method ?? 'POST', headers: { 'content-type': 'application/json', ...init.headers }, agent: false });
+    // A streaming client asks for a stream (Accept), which is what makes a request a stream start under STOPLINE_STREAM_ROUTES=*.
+    this.#req = request(url, { method: init.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...init.headers }, agent: false });
     this.result = new Promise<StreamResult>((resolve, reject) => {
       this.#req.on('response', (res) => {
         this.status = res.statusCode ?? 0;
