@@ -10,6 +10,7 @@ import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
+import type { StreamEnding } from './dialects/ending.ts';
 import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
 
 type Controller = Dispatcher.DispatchController;
@@ -55,6 +56,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #socket: Socket | null = null;
   #socketDrainWanted = false;
   #framer: Framer | null = null;
+  /** How this stream ends when stopped, in its API's dialect; it keeps the last written piece (see #send). */
+  #ending: StreamEnding | null = null;
   #held: Uint8Array[] | null = null;
   #heldBytes = 0;
   /** Set once: why this exchange ends. Read on the hot path to ignore late upstream events. */
@@ -92,6 +95,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }
   get closed(): Promise<void> { return this.#closed; }
+  /** The stream's dialect (the metric label): detected, forced for its route, or implied by its request. */
+  get dialect(): string { return this.#ending?.name ?? 'none'; }
+
+  /** A tracked candidate's ending, set before the upstream is called. */
+  endsAs(ending: StreamEnding): void { this.#ending = ending; }
 
   // ---- undici dispatch handler ----
 
@@ -111,7 +119,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       (kind !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding'])));
     if (isStream) {
       this.#tracked = true;
-      this.#framer = new Framer(kind);
+      this.#framer = new Framer(this.#ending?.started(kind, headers) ?? kind);
       Object.assign(out, this.#extraHeaders);
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
       this.#hooks.streamStarted(this);
@@ -199,6 +207,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * one socket write. The response still writes the last chunk and the trailer at its end.
    */
   #send(chunk: Uint8Array): boolean {
+    // The ending keeps a reference to what was written last (no copy, no parse); only while the first event is not
+    // yet seen, or for a dialect that needs every event, does it look at the piece.
+    const ending = this.#ending;
+    if (ending !== null) { ending.tail = chunk; if (ending.watching) ending.see(chunk); }
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;
@@ -299,26 +311,32 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#closed;
   }
 
-  /** Ends the client's response for a stop: the terminal event at an event boundary, then the end of the body. */
+  /** Ends the client's response for a stop: the dialect's ending at an event boundary, then the end of the body. */
   #end(res: ServerResponse, reason: StopReason): void {
     const ref = this.ref;
     this.#queue = null;
-    // A held partial event is never delivered: the client sees whole events, then the terminal one. Only when an
-    // oversized event was already forwarded in part is the client inside an event, and then no terminal event is
+    // A held partial event is never delivered: the client sees whole events, then the ending. Only when an
+    // oversized event was already forwarded in part is the client inside an event, and then no ending is
     // written into it.
     const atBoundary = this.#held !== null || this.#framer === null || this.#framer.atBoundary;
     this.#held = null;
-    const framing = this.#framer?.kind ?? (res.headersSent ? 'none' : kindForAccept(this.#req.headers.accept));
-    if (!res.headersSent) {
-      res.writeHead(200, {
-        'content-type': framing === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream',
-        'cache-control': 'no-cache',
-        ...this.#extraHeaders,
-      });
+    const ending = this.#ending;
+    const record = ref === null ? null : { reason, session_id: ref.sessionId, message_id: ref.messageId };
+    // One end call with the ending: its bytes and the last chunk leave in one write.
+    if (!res.headersSent && ending !== null && record !== null) {
+      // Stopped before the upstream answered: a whole stream of the dialect the request implies.
+      const early = ending.early(record, this.#req.headers.accept);
+      res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
+      res.end(early.body);
+    } else if (!res.headersSent) {
+      const framing = kindForAccept(this.#req.headers.accept);
+      res.writeHead(200, { 'content-type': framing === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream', 'cache-control': 'no-cache', ...this.#extraHeaders });
+      res.end(ref === null ? undefined : terminalEvent(framing, ref.sessionId, ref.messageId, reason));
+    } else if (record !== null && this.#framer !== null && atBoundary) {
+      res.end(ending !== null ? ending.ending(record) : terminalEvent(this.#framer.kind, record.session_id, record.message_id, reason));
+    } else {
+      res.end();
     }
-    // One end call with the terminal event: its bytes and the last chunk leave in one write.
-    if (ref !== null && framing !== 'none' && atBoundary) res.end(terminalEvent(framing, ref.sessionId, ref.messageId, reason));
-    else res.end();
     const timer = setTimeout(() => res.destroy(), endGraceMs);
     void this.#closed.then(() => clearTimeout(timer));
   }
