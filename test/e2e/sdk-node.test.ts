@@ -24,7 +24,7 @@ let b: Replica;
 before(async () => {
   redis = await startRedis();
   upstream = await startSdkUpstream();
-  const env = { STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_UPSTREAM: upstream.url, STOPLINE_DRAIN_TIMEOUT_S: '1' };
+  const env = { STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_UPSTREAM: upstream.url, STOPLINE_DRAIN_TIMEOUT_S: '0' };
   a = await startReplica({ ...env, STOPLINE_NODE_ID: 'sdk-a' });
   b = await startReplica({ ...env, STOPLINE_NODE_ID: 'sdk-b' });
   await subscribed([a, b]);
@@ -236,4 +236,16 @@ test('stopline_streams_total counts the streams by dialect', async () => {
     assert.ok(metric(m, 'stopline_streams_total', { outcome: 'cancelled', dialect }) >= 2, dialect);
     assert.ok(metric(m, 'stopline_streams_total', { outcome: 'completed', dialect }) >= 1, dialect);
   }
+});
+
+test('a drain past its deadline ends a live stream in its dialect too, with reason "shutdown" (runs last: it shuts a replica)', async () => {
+  const { session, message } = ids('drain');
+  let draining: Promise<void> | undefined;
+  const got = await clients['openai responses.stream finalResponse']!(b.url, { 'x-session-id': session, 'x-message-id': message }, 'long', (text) => {
+    if (draining === undefined && text.includes('tok3 ')) draining = b.app.drain();
+  });
+  await draining;
+  assertTokens(got.text, 4);
+  assert.deepEqual(got.record, { reason: 'shutdown', session_id: session, message_id: message });
+  assert.equal(got.extra?.status, 'cancelled');
 });
