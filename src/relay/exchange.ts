@@ -10,8 +10,9 @@ import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
-import type { StreamEnding } from './dialects/ending.ts';
-import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
+import { noShape } from './dialects/detect.ts';
+import { StreamEnding } from './dialects/ending.ts';
+import { Framer, framingOf } from './framing.ts';
 
 type Controller = Dispatcher.DispatchController;
 export type StopReason = 'cancelled' | 'shutdown';
@@ -27,12 +28,6 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
-}
-
-/** A client's stop, written when no response head was sent yet: a stream with only the terminal event. */
-function kindForAccept(accept: string | undefined): FramingKind {
-  if (accept !== undefined && /ndjson|jsonl/i.test(accept)) return 'ndjson';
-  return 'sse';
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -320,20 +315,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // written into it.
     const atBoundary = this.#held !== null || this.#framer === null || this.#framer.atBoundary;
     this.#held = null;
-    const ending = this.#ending;
-    const record = ref === null ? null : { reason, session_id: ref.sessionId, message_id: ref.messageId };
+    const ending = this.#ending ??= new StreamEnding(noShape, null);
+    const record = { reason, session_id: ref?.sessionId ?? '', message_id: ref?.messageId ?? '' };
     // One end call with the ending: its bytes and the last chunk leave in one write.
-    if (!res.headersSent && ending !== null && record !== null) {
+    if (!res.headersSent) {
       // Stopped before the upstream answered: a whole stream of the dialect the request implies.
       const early = ending.early(record, this.#req.headers.accept);
       res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
-      res.end(early.body);
-    } else if (!res.headersSent) {
-      const framing = kindForAccept(this.#req.headers.accept);
-      res.writeHead(200, { 'content-type': framing === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream', 'cache-control': 'no-cache', ...this.#extraHeaders });
-      res.end(ref === null ? undefined : terminalEvent(framing, ref.sessionId, ref.messageId, reason));
-    } else if (record !== null && this.#framer !== null && atBoundary) {
-      res.end(ending !== null ? ending.ending(record) : terminalEvent(this.#framer.kind, record.session_id, record.message_id, reason));
+      res.end(ref === null ? undefined : early.body);
+    } else if (ref !== null && this.#framer !== null && atBoundary) {
+      res.end(ending.ending(record));
     } else {
       res.end();
     }
