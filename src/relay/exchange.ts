@@ -10,6 +10,7 @@ import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
+import type { DialectName } from './dialects/dialect.ts';
 import { noShape } from './dialects/detect.ts';
 import { StreamEnding } from './dialects/ending.ts';
 import { Framer, framingOf } from './framing.ts';
@@ -51,7 +52,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #socket: Socket | null = null;
   #socketDrainWanted = false;
   #framer: Framer | null = null;
-  /** How this stream ends when stopped, in its API's dialect; it keeps the last written piece (see #send). */
+  /** How this stream ends when stopped, in its API's dialect (see #send for what it sees). */
   #ending: StreamEnding | null = null;
   #held: Uint8Array[] | null = null;
   #heldBytes = 0;
@@ -91,7 +92,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   get ended(): boolean { return this.#outcome !== null; }
   get closed(): Promise<void> { return this.#closed; }
   /** The stream's dialect (the metric label): detected, forced for its route, or implied by its request. */
-  get dialect(): string { return this.#ending?.name ?? 'none'; }
+  get dialect(): DialectName { return this.#ending?.name ?? 'none'; }
 
   /** A tracked candidate's ending, set before the upstream is called. */
   endsAs(ending: StreamEnding): void { this.#ending = ending; }
@@ -202,10 +203,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * one socket write. The response still writes the last chunk and the trailer at its end.
    */
   #send(chunk: Uint8Array): boolean {
-    // The ending keeps a reference to what was written last (no copy, no parse); only while the first event is not
-    // yet seen, or for a dialect that needs every event, does it look at the piece.
+    // Only while its first event is not yet seen, or for a dialect whose ending needs more than that, does the
+    // stream's ending see the piece (and keep a reference to it: no copy, no parse).
     const ending = this.#ending;
-    if (ending !== null) { ending.tail = chunk; if (ending.watching) ending.see(chunk); }
+    if (ending !== null && ending.watching) ending.see(chunk);
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;

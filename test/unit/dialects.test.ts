@@ -18,11 +18,7 @@ const record: StopRecord = { reason: 'shutdown', session_id: 's1', message_id: '
 function stream(framing: FramingKind, pieces: string[], opts: { headers?: Record<string, string>; request?: RequestShape; forced?: DialectName } = {}): StreamEnding {
   const e = new StreamEnding(opts.request ?? noShape, opts.forced ?? null);
   e.started(framing, opts.headers ?? {});
-  for (const p of pieces) {
-    const b = bytes(p);
-    e.tail = b;
-    if (e.watching) e.see(b);
-  }
+  for (const p of pieces) if (e.watching) e.see(bytes(p));
   return e;
 }
 
@@ -47,15 +43,21 @@ test('detection: each dialect from its first event, the AI SDK from its header, 
 });
 
 test('detection needs the first whole event with data: split, after comments, or given up after a few writes', () => {
-  const split = stream('sse', ['event: message_start\nda', `ta: {"type":"message_start","message":{}}\n\n`]);
-  assert.equal(split.name, 'anthropic');
-  assert.equal(split.watching, false, 'after the first event the hot path only keeps a reference');
+  const chunk = chatChunk('x');
+  const split = stream('sse', [chunk.slice(0, 20), chunk.slice(20)]);
+  assert.equal(split.name, 'openai-chat');
+  assert.equal(split.watching, false, 'after the first event the hot path hands it nothing more');
   assert.equal(stream('sse', [': keep-alive\n\n', chatChunk('x')]).name, 'openai-chat');
   const silent = stream('sse', Array.from({ length: 8 }, () => ': ping\n\n'));
   assert.equal(silent.name, 'sse');
   assert.equal(silent.watching, false);
   assert.equal(stream('sse', [created]).watching, true, 'the Responses ending keeps every event');
+  assert.equal(stream('sse', [messageStart]).watching, true, 'the Anthropic ending keeps the last piece');
+  assert.equal(stream('ndjson', [ollamaLine({ response: 'a' })]).watching, false);
+  assert.equal(stream('sse', [], { headers: { 'x-vercel-ai-ui-message-stream': 'v1' } }).watching, false, 'told by its head: never watched');
   assert.equal(stream('sse', [chatChunk('x')], { forced: 'anthropic' }).name, 'anthropic', 'a forced dialect is not detected');
+  const forced = sseEvents(text(stream('sse', [chatChunk('x')], { forced: 'openai-chat' }).ending(record)))[0]!.data as { id: string };
+  assert.equal(forced.id, 'chatcmpl-1', "a forced dialect still ends with the upstream's ids");
 });
 
 test('what a request implies, for a stop before its first byte', () => {
@@ -73,7 +75,7 @@ test('what a request implies, for a stop before its first byte', () => {
 });
 
 test('openai-chat ending: a closing chunk per choice with the upstream ids, then [DONE]', () => {
-  const e = stream('sse', [chatChunk('a'), chatChunk('b', 1)], { request: { ...noShape, choices: 1 } });
+  const e = stream('sse', [chatChunk('a') + chatChunk('b', 1)], { request: { ...noShape, choices: 1 } });
   const out = text(e.ending(record));
   const events = sseEvents(out);
   assert.equal(events.at(-1)!.data, '[DONE]');

@@ -11,7 +11,7 @@ export const aiSdk: Dialect = {
   framing: 'sse',
   contentType: 'text/event-stream',
   earlyHeaders: { [aiSdkHeader]: 'v1', 'x-accel-buffering': 'no' },
-  keepsAll: false,
+  keeps: 'none',
   // Told by the response header alone, never by an event.
   claims: () => false,
   ending: (_seen, _request, record) => `${sseFrame(null, { type: 'abort', reason: `stopline: ${record.reason}`, stopline: record })}data: [DONE]\n\n`,

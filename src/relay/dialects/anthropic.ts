@@ -16,7 +16,7 @@ export const anthropic: Dialect = {
   name: 'anthropic',
   framing: 'sse',
   contentType: 'text/event-stream; charset=utf-8',
-  keepsAll: false,
+  keeps: 'last',
   claims: (first) => typeOf(first) === 'message_start',
   ending(seen, request, record) {
     let out = '';

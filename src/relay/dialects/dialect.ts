@@ -26,11 +26,11 @@ export interface RequestShape {
   readonly generate: boolean;
 }
 
-/** The events a stopped stream had written, parsed at stop time: its first ones, its last write's, or all of them. */
+/** The events a stopped stream had written: its first ones, and its last write's or all of them where kept. */
 export interface Seen {
   readonly first: readonly WireEvent[];
   readonly last: readonly WireEvent[];
-  /** Every event, for a dialect that keeps them all (`keepsAll`); otherwise empty. */
+  /** Every event, for a dialect that keeps them all; otherwise empty. */
   readonly all: readonly WireEvent[];
 }
 
@@ -41,8 +41,12 @@ export interface Dialect {
   readonly contentType: string;
   /** Headers such a stream also needs for its clients to accept it. */
   readonly earlyHeaders?: Readonly<Record<string, string>>;
-  /** The ending needs every event of the stream (its final event is a whole snapshot), not only the first and last. */
-  readonly keepsAll: boolean;
+  /**
+   * What the ending needs beyond the first event (always kept, parsed): `last`, the last piece written (a reference);
+   * `all`, every piece (references; its final event is a whole snapshot); `none`. Every kept reference outlives a
+   * young-generation GC, so only the dialects that need one keep it.
+   */
+  readonly keeps: 'none' | 'last' | 'all';
   /** Whether a stream whose first event (with data) is `first` speaks this dialect. */
   claims(first: WireEvent): boolean;
   /** The bytes a stopped stream ends with. `seen` is empty for a stop before the first event. */

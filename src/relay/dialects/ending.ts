@@ -1,7 +1,7 @@
 // What a tracked stream remembers for its ending, and the ending it writes when it is stopped. The relay's hot path
-// hands every written piece to `tail` (a field assignment: no copy, no parse); only while the first event is not yet
-// seen, or for a dialect whose ending needs every event, does it also call `see`. Everything else happens once, at
-// stop time: the kept pieces are parsed and the dialect writes its ending.
+// calls `see` with a written piece only while `watching`: until the first event with data is seen (a stream's first
+// few writes), and then only for a dialect whose ending needs more (Anthropic keeps a reference to the last piece,
+// Responses to every piece; never a copy, never a parse). Everything else happens once, at stop time.
 import type { FramingKind } from '../framing.ts';
 import type { Dialect, DialectName, RequestShape, Seen, StopRecord } from './dialect.ts';
 import { dialects, fromFirst, fromHead, generic } from './detect.ts';
@@ -13,17 +13,20 @@ const maxDetectWrites = 8;
 const maxKeptBytes = 16 * 1024 * 1024; // 16 MiB
 
 const encoder = new TextEncoder();
+const nothingSeen: Seen = { first: [], last: [], all: [] };
 
 export class StreamEnding {
-  /** The last piece written to the client; assigned on the hot path. */
-  tail: Uint8Array | null = null;
-  /** Whether `see` must be called with each written piece. */
+  /** Whether the relay must hand each written piece to `see`; read on the hot path. */
   watching = false;
   readonly #request: RequestShape;
   readonly #forced: Dialect | null;
   #framing: FramingKind = 'none';
   #dialect: Dialect | null = null;
-  #first: Uint8Array[] = [];
+  /** The pieces written before the first event with data (a few at most); let go once it is seen. */
+  #pending: Uint8Array[] | null = [];
+  /** The first events, parsed once when the dialect is told. */
+  #first: WireEvent[] = [];
+  #last: Uint8Array | null = null;
   #all: Uint8Array[] | null = null;
   #keptBytes = 0;
 
@@ -34,45 +37,49 @@ export class StreamEnding {
 
   /** The response head is out as a stream: returns the framing to track (a forced dialect's own). */
   started(framing: FramingKind, headers: Record<string, string | string[] | undefined>): FramingKind {
-    const forced = this.#forced;
-    this.#framing = forced?.framing ?? framing;
-    this.#dialect = forced ?? fromHead(framing, headers);
-    this.watching = this.#dialect === null || this.#dialect.keepsAll;
-    if (this.#dialect?.keepsAll) this.#all = [];
+    this.#framing = this.#forced?.framing ?? framing;
+    const byHead = this.#forced === null ? fromHead(framing, headers) : null;
+    if (byHead !== null) { this.#pending = null; this.#decide(byHead); } // nothing to learn from its events
+    else { this.#dialect = this.#forced; this.watching = true; } // a forced dialect still reads the upstream's ids
     return this.#framing;
   }
 
-  /** A piece written to the client, while detecting or keeping every event. */
+  /** A piece written to the client, while `watching`. */
   see(piece: Uint8Array): void {
-    const all = this.#all;
-    if (all !== null) {
-      all.push(piece);
-      this.#keptBytes += piece.length;
-      if (this.#keptBytes > maxKeptBytes) { this.#all = null; this.#dialect = generic(this.#framing); this.watching = false; }
-      return;
-    }
-    this.#first.push(piece);
-    const first = this.#events(this.#first).find((e) => e.data !== '');
-    if (first === undefined) {
-      if (this.#first.length >= maxDetectWrites) this.#decide(generic(this.#framing));
-      return;
-    }
-    this.#decide(fromFirst(this.#framing, first));
+    if (this.#pending !== null) { this.#detect(this.#pending, piece); return; }
+    if (this.#all === null) { this.#last = piece; return; }
+    this.#all.push(piece);
+    this.#keptBytes += piece.length;
+    if (this.#keptBytes > maxKeptBytes) this.#decide(generic(this.#framing));
+  }
+
+  #detect(pending: Uint8Array[], piece: Uint8Array): void {
+    pending.push(piece);
+    const events = this.#events(pending);
+    const first = events.find((e) => e.data !== '');
+    if (first === undefined && pending.length < maxDetectWrites) return;
+    this.#pending = null;
+    this.#first = events;
+    this.#decide(this.#dialect ?? (first === undefined ? generic(this.#framing) : fromFirst(this.#framing, first)));
+    if (this.#all !== null) { this.#all.push(...pending); this.#keptBytes = pending.reduce((n, p) => n + p.length, 0); }
+    else if (this.watching) this.#last = piece;
   }
 
   #decide(d: Dialect): void {
     this.#dialect = d;
-    this.watching = d.keepsAll;
-    if (d.keepsAll) { this.#all = this.#first.slice(); this.#keptBytes = this.#all.reduce((n, p) => n + p.length, 0); }
+    this.watching = d.keeps !== 'none';
+    this.#all = d.keeps === 'all' ? [] : null;
+    this.#last = null;
   }
 
-  /** The dialect for the metric label and the ending: detected, forced, or what is known so far. */
+  /** The dialect for the metric label: detected or forced, else what the request implies, else generic. */
   get name(): DialectName {
-    return (this.#dialect ?? this.#early()).name;
+    return (this.#dialect ?? this.#implied() ?? generic(this.#framing)).name;
   }
 
-  #early(): Dialect {
-    return this.#forced ?? (this.#request.dialect !== null ? dialects[this.#request.dialect] : null) ?? generic(this.#framing);
+  /** The dialect forced for the route, or the one the request implies. */
+  #implied(): Dialect | null {
+    return this.#forced ?? (this.#request.dialect === null ? null : dialects[this.#request.dialect]);
   }
 
   #events(pieces: readonly Uint8Array[]): WireEvent[] {
@@ -84,11 +91,11 @@ export class StreamEnding {
   /** The bytes a stream stopped after its head ends with (empty: nothing to write). */
   ending(record: StopRecord): Uint8Array {
     const d = this.#dialect ?? generic(this.#framing);
-    const tail = this.tail;
+    const all = this.#all === null ? [] : this.#events(this.#all);
     const seen: Seen = {
-      first: this.#events(this.#first.length > 0 ? this.#first : this.#all?.slice(0, 1) ?? []),
-      last: tail === null ? [] : this.#events([tail]),
-      all: this.#all === null ? [] : this.#events(this.#all),
+      first: all.length > 0 ? all : this.#first,
+      last: this.#last === null ? [] : this.#events([this.#last]),
+      all,
     };
     return encoder.encode(d.ending(seen, this.#request, record));
   }
@@ -98,14 +105,12 @@ export class StreamEnding {
    * generic one the client's Accept header asks for.
    */
   early(record: StopRecord, accept: string | undefined): { headers: Record<string, string>; body: Uint8Array } {
-    const d = this.#forced ?? (this.#request.dialect !== null ? dialects[this.#request.dialect] : null) ??
-      (accept !== undefined && /ndjson|jsonl/i.test(accept) ? generic('ndjson') : generic('sse'));
+    const d = this.#implied() ?? generic(accept !== undefined && /ndjson|jsonl/i.test(accept) ? 'ndjson' : 'sse');
     this.#dialect = d;
     this.#framing = d.framing;
-    const empty: Seen = { first: [], last: [], all: [] };
     return {
       headers: { 'content-type': d.contentType, 'cache-control': 'no-cache', ...d.earlyHeaders },
-      body: encoder.encode(d.ending(empty, this.#request, record)),
+      body: encoder.encode(d.ending(nothingSeen, this.#request, record)),
     };
   }
 }

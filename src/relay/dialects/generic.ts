@@ -9,7 +9,7 @@ export const sse: Dialect = {
   name: 'sse',
   framing: 'sse',
   contentType: 'text/event-stream',
-  keepsAll: false,
+  keeps: 'none',
   claims: () => true,
   ending: (_seen, _request, record) => sseFrame('stopline.cancelled', { session_id: record.session_id, message_id: record.message_id, reason: record.reason }),
 };
@@ -18,7 +18,7 @@ export const ndjson: Dialect = {
   name: 'ndjson',
   framing: 'ndjson',
   contentType: 'application/x-ndjson',
-  keepsAll: false,
+  keeps: 'none',
   claims: () => true,
   ending: (_seen, _request, record) => `${JSON.stringify({ stopline: 'cancelled', session_id: record.session_id, message_id: record.message_id, reason: record.reason })}\n`,
 };
@@ -27,7 +27,7 @@ export const none: Dialect = {
   name: 'none',
   framing: 'none',
   contentType: 'application/octet-stream',
-  keepsAll: false,
+  keeps: 'none',
   claims: () => true,
   ending: () => '',
 };

@@ -13,7 +13,7 @@ export const ollama: Dialect = {
   name: 'ollama',
   framing: 'ndjson',
   contentType: 'application/x-ndjson',
-  keepsAll: false,
+  keeps: 'none',
   claims: isOllama,
   ending(seen, request, record) {
     const first = seen.first.find(isOllama)?.data;

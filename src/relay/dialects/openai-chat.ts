@@ -11,7 +11,7 @@ function isChunk(e: WireEvent): e is WireEvent & { data: Record<string, unknown>
   return isObject(e.data) && e.data.object === 'chat.completion.chunk';
 }
 
-/** The choice indexes the stream used: the request's `n`, and any index seen in the kept events. */
+/** The choice indexes the stream used: the request's `n`, and any index seen in its first events. */
 function choiceCount(events: readonly WireEvent[], asked: number): number {
   let n = asked;
   for (const e of events) {
@@ -27,7 +27,7 @@ export const openaiChat: Dialect = {
   name: 'openai-chat',
   framing: 'sse',
   contentType: 'text/event-stream; charset=utf-8',
-  keepsAll: false,
+  keeps: 'none',
   claims: (first) => isChunk(first),
   ending(seen, request, record) {
     const first = seen.first.find(isChunk)?.data;
@@ -42,7 +42,7 @@ export const openaiChat: Dialect = {
     // Before any upstream chunk, the choice also needs its role: the SDKs' final-result helpers require one.
     const delta = first === undefined ? { role: 'assistant', content: '' } : {};
     let out = '';
-    const n = choiceCount([...seen.first, ...seen.last], request.choices);
+    const n = choiceCount(seen.first, request.choices);
     for (let index = 0; index < n; index++) {
       out += sseFrame(null, { ...head, choices: [{ index, delta, logprobs: null, finish_reason: 'stop' }], stopline: record });
     }

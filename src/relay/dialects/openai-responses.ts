@@ -74,7 +74,7 @@ export const openaiResponses: Dialect = {
   name: 'openai-responses',
   framing: 'sse',
   contentType: 'text/event-stream; charset=utf-8',
-  keepsAll: true,
+  keeps: 'all',
   claims: (first) => typeOf(first) === 'response.created',
   ending(seen, request, record) {
     const { response, items, seq: last } = replay(seen.all.length > 0 ? seen.all : seen.first);
