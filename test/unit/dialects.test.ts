@@ -105,6 +105,21 @@ test('openai-responses ending: the open item closed with its text so far, then r
   assert.deepEqual((events[3]!.data as { response: unknown }).response, { id: 'resp_1', object: 'response', status: 'cancelled', model: 'gpt-x', output: [item], stopline: record });
 });
 
+test('openai-responses ending: an open function call closed with its arguments so far; finished items left as they are', () => {
+  const done = { id: 'msg_0', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Hi', annotations: [] }] };
+  const e = stream('sse', [
+    created,
+    sse('response.output_item.done', { type: 'response.output_item.done', sequence_number: 1, output_index: 0, item: done }),
+    sse('response.output_item.added', { type: 'response.output_item.added', sequence_number: 2, output_index: 1, item: { id: 'fc_1', type: 'function_call', status: 'in_progress', call_id: 'c1', name: 'f', arguments: '' } }),
+    sse('response.function_call_arguments.delta', { type: 'response.function_call_arguments.delta', sequence_number: 3, item_id: 'fc_1', output_index: 1, delta: '{"a":' }),
+  ]);
+  const events = sseEvents(text(e.ending(record)));
+  assert.deepEqual(events.map((ev) => ev.event), ['response.function_call_arguments.done', 'response.output_item.done', 'response.completed']);
+  assert.deepEqual(events[0]!.data, { type: 'response.function_call_arguments.done', sequence_number: 4, item_id: 'fc_1', output_index: 1, arguments: '{"a":' });
+  const output = (events[2]!.data as { response: { output: unknown[] } }).response.output;
+  assert.deepEqual(output, [done, { id: 'fc_1', type: 'function_call', status: 'incomplete', call_id: 'c1', name: 'f', arguments: '{"a":' }]);
+});
+
 test('anthropic ending: the open block stopped, message_delta, message_stop with the record; nothing after message_stop', () => {
   const delta = sse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'x' } });
   const events = sseEvents(text(stream('sse', [messageStart, delta]).ending(record)));
