@@ -9,7 +9,7 @@ import { MemoryStore } from './cancel/memory-store.ts';
 import { PeerClient, peerEndpoint } from './cancel/peers.ts';
 import { RedisClient } from './cancel/redis-client.ts';
 import { RedisStore } from './cancel/redis-store.ts';
-import type { CancelStore } from './cancel/store.ts';
+import { heartbeatTtlMs, type CancelStore } from './cancel/store.ts';
 import type { Config } from './config.ts';
 import { CancelAuth, RateLimiter } from './http/cancel-auth.ts';
 import { createDataServer } from './http/server.ts';
@@ -40,10 +40,10 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   let redis: RedisClient | null = null;
   let store: CancelStore;
   if (config.redis.mode === 'memory') {
-    store = new MemoryStore(config.streamTtlS);
+    store = new MemoryStore(config.streamTtlS, heartbeatTtlMs(config.pollIntervalMs));
   } else {
     redis = new RedisClient(config, metrics, log);
-    store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push');
+    store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push', heartbeatTtlMs(config.pollIntervalMs));
   }
   const coordinator = new Coordinator(config, store, registry, metrics, log);
   coordinator.peers = new PeerClient(config, log);
