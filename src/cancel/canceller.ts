@@ -141,8 +141,11 @@ export class Canceller {
       const cancelId = randomUUID();
       const waiter = `${this.#c.nodeId}\t${cancelId}`;
       const wait = this.#confirmations.open(cancelId);
+      // The streams this cancel is for: those that started before it could have been answered (a call that runs
+      // late, past its bound, or a held one, must not stop a message started after the answer).
+      const startedBefore = clock.atMs + this.#c.redisTimeoutMs;
       try {
-        const others = (await this.#store.cancelSession(sessionId, waiter)).filter((l) => !localIds.has(l.messageId));
+        const others = (await this.#store.cancelSession(sessionId, waiter, startedBefore)).filter((l) => !localIds.has(l.messageId));
         for (const l of others) span.link(l.trace);
         remote = others.map((l) => l.messageId);
         if (others.length > 0) {
@@ -154,8 +157,8 @@ export class Canceller {
       } catch (err) {
         if (!(err instanceof RedisUnavailableError)) throw err;
         degraded = true;
-        // Held like a single cancel, bounded by the time it was made: streams started later are not this cancel's.
-        this.#hold(`s\n${sessionId}`, () => this.#store.cancelSession(sessionId, waiter, clock.atMs));
+        // Held like a single cancel, with the same bound in time.
+        this.#hold(`s\n${sessionId}`, () => this.#store.cancelSession(sessionId, waiter, startedBefore));
         const viaPeers = await this.#viaPeers(sessionId, undefined);
         if (viaPeers !== null) { remote = viaPeers.messageIds.filter((id) => !localIds.has(id)); owner ??= viaPeers.owner; path = 'peer'; degraded = false; }
       } finally {

@@ -52,6 +52,9 @@ export class Coordinator {
   get redisUp(): () => boolean { return this.#canceller.redisUp; }
   set redisUp(f: () => boolean) { this.#canceller.redisUp = f; }
 
+  /** Writes held until Redis is usable again (registrations, finishes, cancels). */
+  get held(): number { return this.#held.size; }
+
   start(): void {
     this.#poll.start(this.#memory);
   }

@@ -68,7 +68,7 @@ export class Owner {
   }
 
   async #register(s: OwnedStream, again: boolean): Promise<RegisterResult> {
-    const result = await this.#store.register(s.ref, { owner: this.#c.nodeId, trace: s.trace, startedAtMs: performance.timeOrigin + s.startedAt, again });
+    const result = await this.#store.register(s.ref, { owner: this.#c.nodeId, trace: s.trace, startedAtMs: Date.now() - (performance.now() - s.startedAt), again });
     if ((result === 'registered' || result === 'cancel_waiting') && this.#live(s)) {
       this.#written.delete(s);
       this.#written.set(s, performance.now());

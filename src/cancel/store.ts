@@ -46,7 +46,7 @@ export const registerResults: readonly RegisterResult[] = ['registered', 'cancel
 export interface Registration {
   readonly owner: string;
   readonly trace: string;
-  /** When the stream started, in ms since the epoch (a held session-wide cancel only stops streams started before it). */
+  /** When the stream started, in ms since the epoch (a session-wide cancel only stops streams started before it). */
   readonly startedAtMs: number;
   /**
    * Written again by the replica that registered it before (a refresh, or Redis lost it): never overrides a done
@@ -85,7 +85,7 @@ export interface CancelStore {
   /** set_cancel_flag, decided atomically against the registration and the done marker, then handed to the owner. */
   cancel(ref: StreamRef, waiter: string): Promise<CancelDecision>;
   /**
-   * set_cancel_flag for every live stream of a session that started before `beforeMs` (0: all), handed to their
+   * set_cancel_flag for every live stream of a session that started before `beforeMs` (ms since the epoch; 0: all), handed to their
    * owners; resolves with those whose owner is live.
    */
   cancelSession(sessionId: string, waiter: string, beforeMs?: number): Promise<ActiveStream[]>;

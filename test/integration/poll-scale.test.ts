@@ -7,16 +7,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { Coordinator } from '../../src/cancel/coordinator.ts';
-import { createKeys, type StreamRef } from '../../src/cancel/keys.ts';
-import { RedisClient } from '../../src/cancel/redis-client.ts';
-import { RedisStore } from '../../src/cancel/redis-store.ts';
-import { heartbeatTtlMs } from '../../src/cancel/store.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { Registry, type LiveStream } from '../../src/streams/registry.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { testReplica, type TestReplica } from '../helpers/coordinators.ts';
 import { until } from '../helpers/net.ts';
 
 let redis: RedisServer;
@@ -31,41 +23,19 @@ after(async () => {
   await redis.stop();
 });
 
-interface Replica {
-  readonly config: Config;
-  readonly client: RedisClient;
-  readonly store: RedisStore;
-  readonly registry: Registry;
-  readonly coordinator: Coordinator;
-  readonly stopped: StreamRef[];
-}
-
-async function replica(nodeId: string): Promise<Replica> {
-  const config = loadConfig({ STOPLINE_REDIS_URL: redis.url, STOPLINE_NODE_ID: nodeId, STOPLINE_CANCEL_MODE: 'poll', STOPLINE_REDIS_TIMEOUT_MS: '5000', STOPLINE_CANCEL_WAIT_MS: '10000' });
-  const metrics = createMetrics('test');
-  const log = createLogger('silent', {});
-  const client = new RedisClient(config, metrics, log);
-  client.start();
-  await until('redis ready', () => client.ready);
-  const store = new RedisStore(client, createKeys(config.prefix), config.streamTtlS, false, heartbeatTtlMs(config.pollIntervalMs));
-  const registry = new Registry();
-  const coordinator = new Coordinator(config, store, registry, metrics, log);
-  closers.push(async () => { coordinator.close(); await client.close(); });
-  return { config, client, store, registry, coordinator, stopped: [] };
+async function replica(nodeId: string): Promise<TestReplica> {
+  const r = await testReplica({ STOPLINE_REDIS_URL: redis.url, STOPLINE_NODE_ID: nodeId });
+  closers.push(() => r.close());
+  return r;
 }
 
 /** Adds streams [from, to) to a replica: in its registry, and registered in Redis as the replica would. */
-async function addStreams(r: Replica, from: number, to: number): Promise<void> {
+async function addStreams(r: TestReplica, from: number, to: number): Promise<void> {
   const node = r.config.nodeId;
   for (let start = from; start < to; start += 5_000) {
     const batch: Promise<unknown>[] = [];
     for (let i = start; i < Math.min(to, start + 5_000); i++) {
-      const ref = { sessionId: `${node}-s${i}`, messageId: `m${i}` };
-      const s: LiveStream & { ref: StreamRef } = {
-        ref, trace: '', startedAt: performance.now(), stopVia: '',
-        stop: async () => { r.stopped.push(ref); r.registry.remove(s); r.coordinator.streamEnded(s, 'cancelled'); },
-      };
-      r.registry.add(s);
+      const ref = r.open({ sessionId: `${node}-s${i}`, messageId: `m${i}` }).ref;
       batch.push(r.store.register(ref, { owner: node, trace: '', startedAtMs: Date.now(), again: false }));
     }
     await Promise.all(batch);
@@ -86,7 +56,7 @@ async function stats(): Promise<{ calls: Map<string, number>; usec: number }> {
 }
 
 /** One poll tick of `r`, measured: commands Redis ran for it (scripts' inner commands too), bytes on its connection. */
-async function tick(r: Replica): Promise<Tick> {
+async function tick(r: TestReplica): Promise<Tick> {
   const socket = (r.client.command as Redis).stream;
   const before = await stats();
   const [w0, r0] = [socket.bytesWritten, socket.bytesRead];
@@ -105,7 +75,6 @@ const describeTick = (t: Tick) => `${[...t.commands].map(([c, n]) => `${c}=${n}`
 
 test('one replica, 1,000 then 50,000 live streams: the same commands and bytes per tick, and the poll still delivers', async (t) => {
   const r = await replica('big');
-  await r.coordinator.poll(); // the first tick of an epoch writes its state marker
   await addStreams(r, 0, 1_000);
   const small = await tick(r);
   await addStreams(r, 1_000, 50_000);
@@ -132,7 +101,6 @@ test('one replica, 1,000 then 50,000 live streams: the same commands and bytes p
 
 test('five replicas x 10,000 live streams on one Redis: each tick is the same small step', async (t) => {
   const replicas = await Promise.all(['r1', 'r2', 'r3', 'r4', 'r5'].map((id) => replica(id)));
-  for (const r of replicas) await r.coordinator.poll();
   const first = await tick(replicas[0]!);
   for (const r of replicas) await addStreams(r, 0, 10_000);
   for (const r of replicas) {
@@ -144,15 +112,7 @@ test('five replicas x 10,000 live streams on one Redis: each tick is the same sm
   }
   // A session-wide cancel across the replicas: one stream of a session on r2, one on r4 (same session).
   const session = 'shared';
-  for (const [i, r] of [[0, replicas[1]!], [1, replicas[3]!]] as const) {
-    const ref = { sessionId: session, messageId: `x${i}` };
-    const s: LiveStream & { ref: StreamRef } = {
-      ref, trace: '', startedAt: performance.now(), stopVia: '',
-      stop: async () => { r.stopped.push(ref); r.registry.remove(s); r.coordinator.streamEnded(s, 'cancelled'); },
-    };
-    r.registry.add(s);
-    await r.coordinator.streamStarted(s);
-  }
+  for (const [i, r] of [[0, replicas[1]!], [1, replicas[3]!]] as const) await r.coordinator.streamStarted(r.open({ sessionId: session, messageId: `x${i}` }));
   const answer = replicas[0]!.coordinator.cancel(session, undefined);
   await until('both owners stop their stream', async () => {
     await Promise.all([replicas[1]!.coordinator.poll(), replicas[3]!.coordinator.poll()]);

@@ -3,8 +3,8 @@
 --         share its hash tag, so they are in the same slot.
 -- ARGV[1] session key base "<prefix>{sid}:", ARGV[2] waiter "node\tcancelId", ARGV[3] TTL in seconds,
 -- ARGV[4] node channel prefix ('' = do not publish), ARGV[5] session id,
--- ARGV[6] started-before bound in ms since the epoch ('0': every stream; a cancel held through an outage passes the
---         time it was made, so a stream started after it is left alone)
+-- ARGV[6] started-before bound in ms since the epoch ('0': every stream; a cancel passes the latest time it could
+--         have been answered, so a stream started after the answer is left alone even when the step runs late)
 -- Returns a flat list {mid, "owner\ttrace\tstarted", mid, ...} of the streams flagged.
 local out = {}
 local ttl = tonumber(ARGV[3])
@@ -13,7 +13,7 @@ for _, mid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local live = redis.call('GET', ARGV[1] .. 'm:' .. mid)
   if live then
     local started = tonumber(string.match(live, '^[^\t]*\t[^\t]*\t(%d+)') or '0')
-    if before == 0 or started <= before then
+    if before == 0 or started < before then
       local flag = ARGV[1] .. 'c:' .. mid
       redis.call('RPUSH', flag, ARGV[2])
       redis.call('LTRIM', flag, -16, -1)
