@@ -21,6 +21,22 @@ const beat = (s: CancelStore, ...owners: string[]) => Promise.all(owners.map((o)
 let owner = 0;
 /** Owner names of one test (the Redis store's keys outlive a test: each test has its own replicas). */
 const owners = () => { owner++; return { a: `a${owner}`, b: `b${owner}`, x: `x${owner}`, y: `y${owner}`, ghost: `ghost${owner}` }; };
+/** A stream registered by a live owner `o.a`. */
+async function liveStream(s: CancelStore) {
+  const o = owners();
+  const ref = ids();
+  await beat(s, o.a);
+  await s.register(ref, reg(o.a));
+  return { o, ref };
+}
+/** A message that was stopped: cancelled, finished as cancelled, and refused when asked again. */
+async function stoppedMessage(s: CancelStore) {
+  const { o, ref } = await liveStream(s);
+  await s.cancel(ref, 'b\tc1');
+  await s.finish(ref, o.a, 'cancelled', 'pubsub');
+  assert.equal(await s.register(ref, reg(o.a)), 'already_stopped');
+  return { o, ref };
+}
 const refs = (list: readonly StreamRef[]) => list.map((r) => `${r.sessionId}/${r.messageId}`);
 
 function contract(name: string, make: () => CancelStore) {
@@ -40,10 +56,7 @@ function contract(name: string, make: () => CancelStore) {
 
     test('cancel of a live stream sets the flag, names its owner and lands in the owner\'s inbox', async () => {
       const s = make();
-      const o = owners();
-      const ref = ids();
-      await beat(s, o.a);
-      await s.register(ref, reg(o.a));
+      const { o, ref } = await liveStream(s);
       const d = await s.cancel(ref, 'b\tc1');
       assert.equal(d.kind, 'live');
       assert.equal(d.kind === 'live' && d.stream.owner, o.a);
@@ -57,10 +70,7 @@ function contract(name: string, make: () => CancelStore) {
 
     test('cancel after the stream finished: done, with its outcome', async () => {
       const s = make();
-      const o = owners();
-      const ref = ids();
-      await beat(s, o.a);
-      await s.register(ref, reg(o.a));
+      const { o, ref } = await liveStream(s);
       await s.finish(ref, o.a, 'completed', '');
       assert.deepEqual(await s.cancel(ref, 'b\tc1'), { kind: 'done', outcome: 'completed' });
     });
@@ -75,13 +85,7 @@ function contract(name: string, make: () => CancelStore) {
 
     test('a message that was cancelled is not registered again (a reconnect with its ids)', async () => {
       const s = make();
-      const o = owners();
-      const ref = ids();
-      await beat(s, o.a);
-      await s.register(ref, reg(o.a));
-      await s.cancel(ref, 'b\tc1');
-      await s.finish(ref, o.a, 'cancelled', 'pubsub');
-      assert.equal(await s.register(ref, reg(o.a)), 'already_stopped');
+      const { o, ref } = await stoppedMessage(s);
       assert.deepEqual(await s.get(ref.sessionId), []);
       const done = ids();
       await s.register(done, reg(o.a));
@@ -93,13 +97,7 @@ function contract(name: string, make: () => CancelStore) {
     // `client_disconnected` and overwrote the `cancelled` done marker; the next reconnect was generated again.
     test('a later finish under the ids of a cancelled message leaves its cancelled marker', async () => {
       const s = make();
-      const o = owners();
-      const ref = ids();
-      await beat(s, o.a);
-      await s.register(ref, reg(o.a));
-      await s.cancel(ref, 'b\tc1');
-      await s.finish(ref, o.a, 'cancelled', 'pubsub');
-      assert.equal(await s.register(ref, reg(o.a)), 'already_stopped');
+      const { o, ref } = await stoppedMessage(s);
       await s.finish(ref, o.a, 'client_disconnected', '');
       assert.equal((await s.outcomes(ref.sessionId, [ref.messageId]))[0]?.outcome, 'cancelled');
       assert.equal(await s.register(ref, reg(o.a)), 'already_stopped', 'the next reconnect is refused too');
@@ -109,10 +107,7 @@ function contract(name: string, make: () => CancelStore) {
     // which deleted the done marker: a later cancel answered `accepted` instead of `already_completed`.
     test('a registration written again never brings back a stream that ended', async () => {
       const s = make();
-      const o = owners();
-      const ref = ids();
-      await beat(s, o.a);
-      await s.register(ref, reg(o.a));
+      const { o, ref } = await liveStream(s);
       await s.finish(ref, o.a, 'completed', '');
       assert.equal(await s.register(ref, reg(o.a, { again: true })), 'ended');
       assert.deepEqual(await s.get(ref.sessionId), []);
@@ -205,10 +200,7 @@ function contract(name: string, make: () => CancelStore) {
 
     test('finish by another owner does not remove the live registration', async () => {
       const s = make();
-      const o = owners();
-      const ref = ids();
-      await beat(s, o.a);
-      await s.register(ref, reg(o.a));
+      const { o, ref } = await liveStream(s);
       await s.finish(ref, o.b, 'completed', '');
       assert.equal((await s.get(ref.sessionId, ref.messageId)).length, 1);
     });
