@@ -3,11 +3,13 @@
 // keys per live stream to one script; between 40,000 and 50,000 streams it threw RangeError on every tick, and at
 // 10,000 it sent megabytes per tick and kept Redis busy longer than other replicas' call bounds. The property
 // asserted is structural, not a timing: what one tick sends and receives, and the commands Redis runs for it, are
-// the same at 1,000 and at 50,000 streams. Redis' own busy time per tick is recorded beside them.
+// the same at 1,000 and at 50,000 streams, and one script in Redis Cluster too (it was one per hash slot in use).
+// Redis' own busy time per tick is recorded beside them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { commandStats, startRedis, type RedisServer } from '../helpers/redis.ts';
+import { startCluster } from '../helpers/topologies.ts';
 import { testReplica, type TestReplica } from '../helpers/coordinators.ts';
 import { until } from '../helpers/net.ts';
 
@@ -121,4 +123,33 @@ test('five replicas x 10,000 live streams on one Redis: each tick is the same sm
   const a = await answer;
   assert.equal(a.outcome, 'stopped', JSON.stringify(a));
   assert.deepEqual([...a.message_ids!].sort(), ['x0', 'x1']);
+});
+
+test('Redis Cluster: a tick is one script on the replica\'s own slot, however many slots its streams use', async (t) => {
+  const cluster = await startCluster();
+  closers.push(() => cluster.stop());
+  const r = await testReplica({ STOPLINE_REDIS_CLUSTER_NODES: cluster.nodes, STOPLINE_NODE_ID: 'clustered' });
+  closers.push(() => r.close());
+  const registered: Promise<unknown>[] = [];
+  for (let i = 0; i < 2_000; i++) {
+    const ref = r.open({ sessionId: `c${i}`, messageId: 'm' }).ref; // 2,000 sessions: slots on every node
+    registered.push(r.store.register(ref, { owner: 'clustered', trace: '', startedAtMs: Date.now(), again: false }));
+  }
+  await Promise.all(registered);
+  const all = async () => {
+    const sum = new Map<string, number>();
+    for (const port of cluster.ports) for (const [cmd, n] of await commandStats(cluster.client(port))) sum.set(cmd, (sum.get(cmd) ?? 0) + n);
+    return sum;
+  };
+  const before = await all();
+  await r.coordinator.poll();
+  const afterStats = await all();
+  const commands = new Map<string, number>();
+  for (const [cmd, n] of afterStats) {
+    const d = n - (before.get(cmd) ?? 0) - (cmd === 'info' ? cluster.ports.length : 0);
+    if (d > 0) commands.set(cmd, d);
+  }
+  t.diagnostic(`2,000 streams over ${cluster.ports.length} nodes: ${[...commands].map(([c, n]) => `${c}=${n}`).join(' ')}`);
+  assert.equal(commands.get('evalsha'), 1, 'one round trip, not one per slot in use');
+  assert.deepEqual(commands, new Map([['evalsha', 1], ['set', 2], ['get', 1], ['xrange', 1]]));
 });
