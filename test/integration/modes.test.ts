@@ -56,6 +56,7 @@ describe('per-chunk mode', () => {
       await s.waitFor((t) => t.includes('word2 '));
       const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'pc', message_id: 'pc1' });
       assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+      assert.equal(r.json.owner, 'per-chunk-a', 'the done marker names the real owner');
       assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
       assert.ok(metric(await a.metrics(), 'stopline_cancel_checks_total', { source: 'chunk', result: 'cancel' }) >= 1);
     } finally {
