@@ -141,9 +141,9 @@ export class Canceller {
       const cancelId = randomUUID();
       const waiter = `${this.#c.nodeId}\t${cancelId}`;
       const wait = this.#confirmations.open(cancelId);
-      // The streams this cancel is for: those that started before it could have been answered (a call that runs
-      // late, past its bound, or a held one, must not stop a message started after the answer).
-      const startedBefore = clock.atMs + this.#c.redisTimeoutMs;
+      // The streams this cancel is for: those that started before it was received. A step that runs late (past
+      // its bound, or held through an outage) must not stop a message the client started after this cancel.
+      const startedBefore = clock.atMs;
       try {
         const others = (await this.#store.cancelSession(sessionId, waiter, startedBefore)).filter((l) => !localIds.has(l.messageId));
         for (const l of others) span.link(l.trace);

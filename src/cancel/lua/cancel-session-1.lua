@@ -3,8 +3,8 @@
 --         share its hash tag, so they are in the same slot.
 -- ARGV[1] session key base "<prefix>{sid}:", ARGV[2] waiter "node\tcancelId", ARGV[3] TTL in seconds,
 -- ARGV[4] node channel prefix ('' = do not publish), ARGV[5] session id,
--- ARGV[6] started-before bound in ms since the epoch ('0': every stream; a cancel passes the latest time it could
---         have been answered, so a stream started after the answer is left alone even when the step runs late)
+-- ARGV[6] started-before bound in ms since the epoch ('0': every stream; a cancel passes the time it was received,
+--         so a stream started after it is left alone even when this step runs late or was held)
 -- Returns a flat list {mid, "owner\ttrace\tstarted", mid, ...} of the streams flagged.
 local out = {}
 local ttl = tonumber(ARGV[3])
