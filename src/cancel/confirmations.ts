@@ -1,5 +1,6 @@
 // How a canceller learns that the owner really stopped a stream elsewhere: one strategy per mode, the same answer.
-//  - push: the owner's `finish` script publishes a confirmation on the canceller's node channel (Pub/Sub);
+//  - push: the owner's `finish` script publishes a confirmation on the canceller's node channel (Pub/Sub). If none
+//    has come after one poll interval (this replica's subscriber may be reconnecting), the done markers are read too;
 //  - poll and per-chunk: no Pub/Sub, so the canceller reads the streams' done markers, which `finish` writes with
 //    the outcome, the owner and how the stop reached it (10 ms, 20 ms, ... capped at 200 ms apart).
 // Both wait at most STOPLINE_CANCEL_WAIT_MS. A wait is opened before the cancel step runs: under load an owner's
@@ -24,47 +25,83 @@ export interface Confirmations {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Reads the done markers of `messageIds` until each has one, `deadline` (performance.now()) passes or `stop()`
+ * says so; each marker found goes to `found`.
+ */
+async function readMarkers(store: CancelStore, sessionId: string, messageIds: readonly string[], deadline: number, stop: () => boolean, found: (id: string, c: Confirmation) => void): Promise<void> {
+  let pending = [...messageIds];
+  for (let delay = 10; pending.length > 0 && !stop(); delay = Math.min(delay * 2, 200)) {
+    const left = deadline - performance.now();
+    if (left <= 0) return;
+    await sleep(Math.min(delay, left));
+    if (stop()) return;
+    try {
+      const markers = await store.outcomes(sessionId, pending);
+      const next: string[] = [];
+      markers.forEach((m, i) => { if (m !== null) found(pending[i]!, m); else next.push(pending[i]!); });
+      pending = next;
+    } catch { /* a Redis hiccup: keep reading until the deadline */ }
+  }
+}
+
 interface Waiter {
   readonly results: Map<string, Confirmation>;
   pending: Set<string> | null; // null until the canceller knows what it waits for
+  done: boolean;
   wake: () => void;
 }
 
 export class PubSubConfirmations implements Confirmations {
+  readonly #store: CancelStore;
   readonly #waitMs: number;
+  readonly #markersAfterMs: number;
   readonly #waiters = new Map<string, Waiter>();
 
-  constructor(waitMs: number) { this.#waitMs = waitMs; }
+  constructor(store: CancelStore, waitMs: number, markersAfterMs: number) {
+    this.#store = store;
+    this.#waitMs = waitMs;
+    this.#markersAfterMs = markersAfterMs;
+  }
 
   open(cancelId: string): Wait {
-    const w: Waiter = { results: new Map(), pending: null, wake: () => {} };
+    const w: Waiter = { results: new Map(), pending: null, done: false, wake: () => {} };
     this.#waiters.set(cancelId, w);
     return {
-      for: async (_sessionId, messageIds) => {
+      for: async (sessionId, messageIds) => {
         w.pending = new Set(messageIds.filter((m) => !w.results.has(m)));
-        if (w.pending.size > 0) {
-          const { promise, resolve } = Promise.withResolvers<void>();
-          w.wake = resolve;
-          const timer = setTimeout(resolve, this.#waitMs);
-          await promise;
-          clearTimeout(timer);
-        }
+        if (w.pending.size === 0) return w.results;
+        const deadline = performance.now() + this.#waitMs;
+        const { promise, resolve } = Promise.withResolvers<void>();
+        w.wake = resolve;
+        const timer = setTimeout(resolve, this.#waitMs);
+        const late = setTimeout(() => {
+          void readMarkers(this.#store, sessionId, [...w.pending!], deadline, () => w.done, (id, c) => this.#confirmed(w, id, c));
+        }, Math.min(this.#markersAfterMs, this.#waitMs));
+        await promise;
+        w.done = true;
+        clearTimeout(timer);
+        clearTimeout(late);
         return w.results;
       },
-      end: () => { this.#waiters.delete(cancelId); w.wake(); },
+      end: () => { this.#waiters.delete(cancelId); w.done = true; w.wake(); },
     };
   }
 
   onConfirm(cancelId: string, messageId: string, c: Confirmation): void {
     const w = this.#waiters.get(cancelId);
-    if (w === undefined) return;
     // Kept even when not (yet) expected: see the header.
+    if (w !== undefined) this.#confirmed(w, messageId, c);
+  }
+
+  #confirmed(w: Waiter, messageId: string, c: Confirmation): void {
+    if (w.done) return;
     w.results.set(messageId, c);
     if (w.pending !== null && w.pending.delete(messageId) && w.pending.size === 0) w.wake();
   }
 
   close(): void {
-    for (const w of this.#waiters.values()) w.wake();
+    for (const w of this.#waiters.values()) { w.done = true; w.wake(); }
     this.#waiters.clear();
   }
 }
@@ -83,18 +120,7 @@ export class DoneMarkerConfirmations implements Confirmations {
     return {
       for: async (sessionId, messageIds) => {
         const results = new Map<string, Confirmation>();
-        let pending = [...messageIds];
-        const deadline = performance.now() + this.#waitMs;
-        for (let delay = 10; pending.length > 0 && !this.#closed; delay = Math.min(delay * 2, 200)) {
-          const left = deadline - performance.now();
-          if (left <= 0) break;
-          await sleep(Math.min(delay, left));
-          try {
-            const markers = await this.#store.outcomes(sessionId, pending);
-            markers.forEach((m, i) => { if (m !== null) results.set(pending[i]!, m); });
-            pending = pending.filter((m) => !results.has(m));
-          } catch { /* a Redis hiccup: keep reading until the deadline */ }
-        }
+        await readMarkers(this.#store, sessionId, messageIds, performance.now() + this.#waitMs, () => this.#closed, (id, c) => results.set(id, c));
         return results;
       },
       end: () => {},

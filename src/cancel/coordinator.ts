@@ -37,7 +37,9 @@ export class Coordinator {
     this.#m = metrics;
     this.#memory = config.redis.mode === 'memory';
     this.#held = new HeldWrites(log);
-    this.#confirmations = config.cancelMode === 'push' ? new PubSubConfirmations(config.cancelWaitMs) : new DoneMarkerConfirmations(store, config.cancelWaitMs);
+    this.#confirmations = config.cancelMode === 'push'
+      ? new PubSubConfirmations(store, config.cancelWaitMs, config.pollIntervalMs)
+      : new DoneMarkerConfirmations(store, config.cancelWaitMs);
     this.#owner = new Owner(config, store, registry, this.#held, metrics, log);
     this.#poll = new SafetyPoll(config, store, this.#owner, this.#held, registry, metrics);
     this.#canceller = new Canceller(config, store, registry, this.#confirmations, this.#held, metrics, log);

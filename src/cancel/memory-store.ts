@@ -120,7 +120,7 @@ export class MemoryStore implements CancelStore {
   async cancelSession(sessionId: string, waiter: string, beforeMs = 0): Promise<ActiveStream[]> {
     const byOwner = new Map<string, ActiveStream[]>();
     for (const s of this.#registered(sessionId)) {
-      if (beforeMs !== 0 && s.startedAtMs >= beforeMs) continue;
+      if (beforeMs !== 0 && s.startedAtMs > beforeMs) continue;
       this.#flag({ sessionId, messageId: s.messageId }, waiter);
       const list = byOwner.get(s.owner) ?? [];
       list.push({ messageId: s.messageId, owner: s.owner, trace: s.trace });

@@ -85,7 +85,7 @@ export interface CancelStore {
   /** set_cancel_flag, decided atomically against the registration and the done marker, then handed to the owner. */
   cancel(ref: StreamRef, waiter: string): Promise<CancelDecision>;
   /**
-   * set_cancel_flag for every live stream of a session that started before `beforeMs` (ms since the epoch; 0: all), handed to their
+   * set_cancel_flag for every live stream of a session that started by `beforeMs` (ms since the epoch; 0: all), handed to their
    * owners; resolves with those whose owner is live.
    */
   cancelSession(sessionId: string, waiter: string, beforeMs?: number): Promise<ActiveStream[]>;

@@ -33,7 +33,7 @@ export async function testReplica(env: Record<string, string>, makeStore?: (c: R
   const metrics = createMetrics('test');
   const log = createLogger('silent', {});
   const client = new RedisClient(config, metrics, log);
-  const store = makeStore?.(client, config) ?? new RedisStore(client, createKeys(config.prefix), config.streamTtlS, false, heartbeatTtlMs(config.pollIntervalMs));
+  const store = makeStore?.(client, config) ?? new RedisStore(client, createKeys(config.prefix), config.streamTtlS, config.cancelMode === 'push', heartbeatTtlMs(config.pollIntervalMs));
   const registry = new Registry();
   const coordinator = new Coordinator(config, store, registry, metrics, log);
   client.start();

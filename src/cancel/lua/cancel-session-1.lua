@@ -13,7 +13,7 @@ for _, mid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local live = redis.call('GET', ARGV[1] .. 'm:' .. mid)
   if live then
     local started = tonumber(string.match(live, '^[^\t]*\t[^\t]*\t(%d+)') or '0')
-    if before == 0 or started < before then
+    if before == 0 or started <= before then
       local flag = ARGV[1] .. 'c:' .. mid
       redis.call('RPUSH', flag, ARGV[2])
       redis.call('LTRIM', flag, -16, -1)
