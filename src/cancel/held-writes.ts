@@ -3,6 +3,7 @@
 // that is still live here), so holding never resurrects anything. A recovery writes them paced: a few at a time
 // (bounded concurrency), so a Redis that just came back is not hit by tens of thousands of scripts at once, each
 // with its own timer; the first write that fails again stops the flush, and the rest waits for the next one.
+import { RedisUnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 export type HeldKind = 'registration' | 'finish' | 'cancel';
@@ -78,7 +79,12 @@ export class HeldWrites {
         try {
           await h.write();
           written[h.kind]++;
-        } catch {
+        } catch (err) {
+          if (!(err instanceof RedisUnavailableError)) {
+            // Not Redis being unusable: writing it again would fail again and hold up everything behind it.
+            this.#log.warn('held write failed; dropped', { kind: h.kind, err });
+            continue;
+          }
           // Redis is unusable again: keep it (unless something newer took its place) and stop this flush.
           if (!this.#held.has(key)) this.hold(key, h.kind, h.write);
           failed = true;

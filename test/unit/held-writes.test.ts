@@ -1,9 +1,11 @@
 // The held writes' own rules, without Redis: a flush runs at most `concurrency` writes at once, oldest first; the
-// first write that fails again stops the flush and stays held; each kind has its bound; a later write under the
-// same key replaces the earlier one, and a dropped one is never written.
+// first write that fails because Redis is unusable again stops the flush and stays held, one that fails otherwise
+// is dropped; each kind has its bound; a later write under the same key replaces the earlier one, and a dropped one
+// is never written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeldWrites } from '../../src/cancel/held-writes.ts';
+import { RedisUnavailableError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 
 const log = createLogger('silent', {});
@@ -32,7 +34,7 @@ test('the first write that fails stops the flush and stays held; the next flush 
   const held = new HeldWrites(log, { concurrency: 1, limits });
   let down = true;
   const written: string[] = [];
-  for (const k of ['a', 'b', 'c']) held.hold(k, 'cancel', async () => { if (down) throw new Error('Redis unusable'); written.push(k); });
+  for (const k of ['a', 'b', 'c']) held.hold(k, 'cancel', async () => { if (down) throw new RedisUnavailableError('connection', 'Redis register failed: connection closed'); written.push(k); });
   await held.flush();
   assert.equal(held.size, 3, 'nothing lost');
   assert.deepEqual(written, []);
@@ -40,6 +42,16 @@ test('the first write that fails stops the flush and stays held; the next flush 
   await held.flush();
   assert.equal(held.size, 0);
   assert.deepEqual(written.sort(), ['a', 'b', 'c']);
+});
+
+test('a write that fails for another reason than Redis is dropped, and the flush goes on', async () => {
+  const held = new HeldWrites(log, { concurrency: 1, limits });
+  const written: string[] = [];
+  held.hold('bad', 'cancel', async () => { throw new TypeError('not Redis'); });
+  held.hold('good', 'cancel', async () => { written.push('good'); });
+  await held.flush();
+  assert.equal(held.size, 0);
+  assert.deepEqual(written, ['good']);
 });
 
 test('each kind has its bound; a key held again replaces the earlier write; a dropped one is never written', async () => {
