@@ -80,7 +80,8 @@ export class Owner {
     this.#held.hold(`r\n${streamKey(s.ref)}`, 'registration', async () => {
       if (!this.#live(s)) return; // ended meanwhile: nothing to write
       const result = await this.#register(s, again);
-      if (result === 'cancel_waiting') this.stop(s.ref, 'pending');
+      // A cancel that waited, or a message stopped before (asked again while Redis was out): stop it now.
+      if (result === 'cancel_waiting' || result === 'already_stopped') this.stop(s.ref, 'pending');
     });
   }
 
