@@ -252,7 +252,8 @@ export class Coordinator {
       this.#m.cancelChecks.inc({ source: 'local', result: 'cancel' });
       if (this.#redis && !this.redisUp()) this.#fallback('local_cancel', null);
       if (local.stopVia === '') local.stopVia = 'local';
-      await this.#bounded(local.stop('cancelled'));
+      const did = await this.#bounded(local.stop('cancelled'));
+      if (did === 'already_completed') return this.#answer({ ...base, outcome: 'already_completed', owner: this.#c.nodeId, cancel_to_stop_ms: null }, t0);
       return this.#answer({ ...base, outcome: 'stopped', owner: this.#c.nodeId, cancel_to_stop_ms: elapsedMs(), path: 'local' }, t0);
     }
 
@@ -292,7 +293,7 @@ export class Coordinator {
     const stops = local.map((s) => {
       this.#m.cancelChecks.inc({ source: 'local', result: 'cancel' });
       if (s.stopVia === '') s.stopVia = 'local';
-      return s.stop('cancelled');
+      return s.stop('cancelled').then((did) => { if (did !== 'stopped') localIds.delete(s.ref!.messageId); });
     });
     const localIds = new Set(local.map((s) => s.ref!.messageId));
     let remote: string[] = [];
@@ -366,8 +367,9 @@ export class Coordinator {
       ? [this.#registry.get({ sessionId, messageId })].filter((s) => s !== undefined)
       : this.#registry.session(sessionId).filter((s) => s.ref !== null);
     for (const s of targets) if (s.stopVia === '') s.stopVia = 'peer';
-    await this.#bounded(Promise.all(targets.map((s) => s.stop('cancelled'))));
-    return targets.map((s) => s.ref!.messageId);
+    const ended = new Set<LiveStream>();
+    await this.#bounded(Promise.all(targets.map((s) => s.stop('cancelled').then((did) => { if (did !== 'stopped') ended.add(s); }))));
+    return targets.filter((s) => !ended.has(s)).map((s) => s.ref!.messageId);
   }
 
   #wait(cancelId: string, messageIds: string[]): Waiter {
@@ -409,10 +411,11 @@ export class Coordinator {
   }
 
   /** A local stop resolves when the client's response is closed; bounded all the same. */
-  async #bounded(p: Promise<unknown>): Promise<void> {
+  async #bounded<T>(p: Promise<T>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([p, new Promise<void>((r) => { timer = setTimeout(r, this.#c.cancelWaitMs); })]);
+    const v = await Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), this.#c.cancelWaitMs); })]);
     clearTimeout(timer);
+    return v;
   }
 
   #answer(a: CancelAnswer, t0: number): CancelAnswer {
