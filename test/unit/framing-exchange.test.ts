@@ -42,9 +42,10 @@ after(() => server.close());
 
 const ref = { sessionId: 's', messageId: 'm' };
 const ending = Buffer.from(terminalEvent('sse', ref.sessionId, ref.messageId, 'cancelled'));
+const ndjsonEnding = Buffer.from(terminalEvent('ndjson', ref.sessionId, ref.messageId, 'cancelled'));
 
 /** Relays `chunks` through an Exchange to a client; stops before chunk `stopAt` (null: never). */
-async function relay(chunks: Buffer[], stopAt: number | null): Promise<{ body: Buffer; outcomes: StreamOutcome[]; fedBeforeStop: number }> {
+async function relay(chunks: Buffer[], stopAt: number | null, contentType = 'text/event-stream'): Promise<{ body: Buffer; outcomes: StreamOutcome[]; fedBeforeStop: number }> {
   const outcomes: StreamOutcome[] = [];
   let fedBeforeStop = 0;
   serve = (req, res) => {
@@ -52,7 +53,7 @@ async function relay(chunks: Buffer[], stopAt: number | null): Promise<{ body: B
     const x = new Exchange(req, res, hooks, ref, untracedStream, {});
     const up = new Upstream();
     x.onRequestStart(up);
-    x.onResponseStart(up, 200, { 'content-type': 'text/event-stream', 'transfer-encoding': 'chunked' });
+    x.onResponseStart(up, 200, { 'content-type': contentType, 'transfer-encoding': 'chunked' });
     void (async () => {
       for (let i = 0; i <= chunks.length && !up.aborted; i++) {
         if (i === stopAt) { fedBeforeStop = chunks.slice(0, i).reduce((n, c) => n + c.length, 0); void x.stop('cancelled'); }
@@ -146,4 +147,27 @@ test('SSE through an exchange: the stop right after an oversized event was forwa
   const chunks = [upstream.subarray(0, 13 + 69_000), upstream.subarray(13 + 69_000, 13 + 70_003), upstream.subarray(13 + 70_003)];
   const { body } = await relay(chunks, 2);
   assert.equal(body.toString().replace(/x+/, 'x…'), `data: first\n\ndata: x…\ndata: tail\n\ndata: after\n\n${ending.toString()}`);
+});
+
+test('NDJSON through an exchange: random chunkings and stop points give whole lines, then exactly one ending', async () => {
+  const lineOf = fc.oneof(
+    { weight: 6, arbitrary: fc.string({ unit: fc.constantFrom('a', ' ', '{', '"', ':', 'é', '\r'), maxLength: 30 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 66_000, max: 160_000 }).map((n) => 'x'.repeat(n)) },
+  ).map((l) => `${l}\n`);
+  await fc.assert(fc.asyncProperty(
+    fc.array(lineOf, { minLength: 1, maxLength: 8 }),
+    fc.array(fc.oneof(fc.nat(40), fc.nat(200_000)), { maxLength: 40 }),
+    fc.nat(),
+    async (lines, cuts, stop) => {
+      const upstream = Buffer.from(lines.join(''));
+      const chunks = chunked(upstream, cuts, false);
+      const stopAt = stop % (chunks.length + 1);
+      const { body, fedBeforeStop } = await relay(chunks, stopAt, 'application/x-ndjson');
+      assert.ok(body.subarray(body.length - ndjsonEnding.length).equals(ndjsonEnding), 'the body ends with the ending');
+      const relayed = body.subarray(0, body.length - ndjsonEnding.length);
+      assert.ok(upstream.subarray(0, relayed.length).equals(relayed), 'what precedes the ending is the upstream, unchanged');
+      assert.ok(relayed.length === 0 || relayed[relayed.length - 1] === 10, 'the ending starts a line of its own');
+      assert.ok(relayed.length >= upstream.subarray(0, fedBeforeStop).lastIndexOf(10) + 1, 'every line whole before the stop was delivered');
+    },
+  ), { numRuns: 60 });
 });
