@@ -14,14 +14,18 @@ import { peerCancelPath, sign } from '../../src/cancel/peers.ts';
 import { postJson } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
 import { responses } from '../helpers/raw-http.ts';
-import { metric, startReplica } from '../helpers/stopline.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { upstreamAndRedis } from '../helpers/scenarios.ts';
+import { metric, startReplica, subscribed } from '../helpers/stopline.ts';
 
 const secret = 'a-peer-secret-of-some-length';
+const fx = upstreamAndRedis();
 
 test('a cancel after a stream completed, before its response left, answers already_completed on every path', async () => {
-  const up = await startUpstream();
-  const r = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_PEER_SECRET: secret, STOPLINE_NODE_ID: 'owner' });
+  const up = fx.up;
+  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_PEER_SECRET: secret };
+  const r = await startReplica({ ...env, STOPLINE_NODE_ID: 'owner' });
+  const other = await startReplica({ ...env, STOPLINE_NODE_ID: 'other' });
+  await subscribed([r, other]);
   const socket = connect(r.port, '127.0.0.1');
   try {
     let text = '';
@@ -37,10 +41,13 @@ test('a cancel after a stream completed, before its response left, answers alrea
     await until('the completed stream no longer live', async () => metric(await r.metrics(), 'stopline_streams_total', { outcome: 'completed' }) === 1);
     assert.doesNotMatch(text, /x-message-id: done/);
 
-    const single = await postJson(`${r.url}/stopline/v1/cancel`, { session_id: 's1', message_id: 'done' });
-    assert.equal(single.json.outcome, 'already_completed', JSON.stringify(single.json));
-    const session = await postJson(`${r.url}/stopline/v1/cancel`, { session_id: 's1' });
-    assert.equal(session.json.outcome, 'not_found', JSON.stringify(session.json));
+    // On the owner (local) and on another replica (through Redis): the stream is over, its done marker written.
+    for (const at of [r, other]) {
+      const single = await postJson(`${at.url}/stopline/v1/cancel`, { session_id: 's1', message_id: 'done' });
+      assert.equal(single.json.outcome, 'already_completed', JSON.stringify(single.json));
+      const session = await postJson(`${at.url}/stopline/v1/cancel`, { session_id: 's1' });
+      assert.equal(session.json.outcome, 'not_found', JSON.stringify(session.json));
+    }
     const body = JSON.stringify({ session_id: 's1', message_id: 'done', from: 'other' });
     const peer = await fetch(`${r.adminUrl}${peerCancelPath}`, {
       method: 'POST',
@@ -66,6 +73,6 @@ test('a cancel after a stream completed, before its response left, answers alrea
   } finally {
     socket.destroy();
     await r.close();
-    await up.close();
+    await other.close();
   }
 });
