@@ -46,7 +46,7 @@ export class InFlight implements Drainable {
   #onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
     this.#open.add(res);
     if (this.#draining && !res.headersSent) res.setHeader('connection', 'close');
-    res.once('close', this.#onClose);
+    res.on('close', this.#onClose); // 'close' comes once; `on` spares the wrapper `once` would allocate
   };
 
   #settle(): void {
