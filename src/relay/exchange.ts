@@ -102,7 +102,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   get tracked(): boolean { return this.#tracked; }
   get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }
-  get closed(): Promise<void> { return this.#closed; }
 
   // ---- undici dispatch handler ----
 
