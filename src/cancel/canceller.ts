@@ -11,7 +11,7 @@ import type { Config } from '../config.ts';
 import { RedisUnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { CancelPath, Metrics } from '../observability/metrics.ts';
-import type { LiveStream, Registry } from '../streams/registry.ts';
+import type { LiveStream, Registry, StopResult } from '../streams/registry.ts';
 import { tracingOff, type CancelTrace, type Tracing } from '../tracing/spans.ts';
 import type { Confirmations } from './confirmations.ts';
 import type { HeldWrites } from './held-writes.ts';
@@ -78,7 +78,7 @@ export class Canceller {
     return answer;
   }
 
-  #stopHere(s: LiveStream): Promise<void> {
+  #stopHere(s: LiveStream): Promise<StopResult> {
     this.#m.cancelChecks.inc({ source: 'local', result: 'cancel' });
     if (s.stopVia === '') s.stopVia = 'local';
     return s.stop('cancelled');
@@ -93,7 +93,8 @@ export class Canceller {
     if (local !== undefined) {
       span.link(local.trace);
       if (this.#redis && !this.redisUp()) this.#fallback('local_cancel', null);
-      await this.#bounded(this.#stopHere(local));
+      const did = await this.#bounded(this.#stopHere(local));
+      if (did === 'already_completed') return this.#answer({ ...base, outcome: 'already_completed', owner: this.#c.nodeId, cancel_to_stop_ms: null }, clock);
       return this.#answer({ ...base, outcome: 'stopped', owner: this.#c.nodeId, cancel_to_stop_ms: clock.elapsedMs(), path: 'local' }, clock);
     }
 
@@ -130,7 +131,8 @@ export class Canceller {
   async #session(sessionId: string, clock: Clock, span: CancelTrace): Promise<CancelAnswer> {
     const local = this.#registry.session(sessionId).filter((s) => s.ref !== null);
     for (const s of local) span.link(s.trace);
-    const stops = local.map((s) => this.#stopHere(s));
+    // A local stream that turns out to have ended first is not reported as stopped.
+    const stops = local.map((s) => this.#stopHere(s).then((did) => { if (did !== 'stopped') localIds.delete(s.ref!.messageId); }));
     const localIds = new Set(local.map((s) => s.ref!.messageId));
     let remote: string[] = [];
     let owner: string | null = local.length > 0 ? this.#c.nodeId : null;
@@ -209,15 +211,17 @@ export class Canceller {
       ? [this.#registry.get({ sessionId, messageId })].filter((s) => s !== undefined)
       : this.#registry.session(sessionId).filter((s) => s.ref !== null);
     for (const s of targets) if (s.stopVia === '') s.stopVia = 'peer';
-    await this.#bounded(Promise.all(targets.map((s) => s.stop('cancelled'))));
-    return targets.map((s) => s.ref!.messageId);
+    const ended = new Set<LiveStream>();
+    await this.#bounded(Promise.all(targets.map((s) => s.stop('cancelled').then((did) => { if (did !== 'stopped') ended.add(s); }))));
+    return targets.filter((s) => !ended.has(s)).map((s) => s.ref!.messageId);
   }
 
   /** A local stop resolves when the client's response is closed; bounded all the same. */
-  async #bounded(p: Promise<unknown>): Promise<void> {
+  async #bounded<T>(p: Promise<T>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([p, new Promise<void>((r) => { timer = setTimeout(r, this.#c.cancelWaitMs); })]);
+    const v = await Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), this.#c.cancelWaitMs); })]);
     clearTimeout(timer);
+    return v;
   }
 
   #answer(a: CancelAnswer, clock: Clock): CancelAnswer {

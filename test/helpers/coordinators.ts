@@ -48,7 +48,7 @@ export async function testReplica(env: Record<string, string>, makeStore?: (c: R
       const { promise, resolve } = Promise.withResolvers<void>();
       const s: TestStream = {
         ref, trace: '', startedAt: performance.now(), stopVia: '', stopped: promise,
-        stop: async () => { stopped.push(ref); r.end(s, 'cancelled'); resolve(); },
+        stop: async () => { stopped.push(ref); r.end(s, 'cancelled'); resolve(); return 'stopped'; },
       };
       registry.add(s);
       if (register) void coordinator.streamStarted(s);
