@@ -112,3 +112,17 @@ test('after an outage, held registrations are written paced: a bounded number in
   assert.equal((await admin.keys('stopline:{p*}:m:m')).length, streams.length, 'every live stream registered again');
   for (const s of streams) owner.end(s, 'completed');
 });
+
+test('Redis lost the replica\'s state (emptied): its next poll sees the marker gone and registers every live stream again', async () => {
+  const owner = await replica('forgotten');
+  const live = owner.open({ sessionId: 'forgotten', messageId: 'live' });
+  const ended = owner.open({ sessionId: 'forgotten', messageId: 'ended' });
+  for (const s of [live, ended]) assert.equal(await owner.coordinator.streamStarted(s), 'registered');
+  owner.end(ended, 'completed');
+  const admin = redis.client();
+  await admin.flushall();
+  await owner.coordinator.poll();
+  await until('registrations written again', () => owner.coordinator.held === 0);
+  assert.deepEqual((await owner.store.get('forgotten')).map((s) => s.messageId), ['live'], 'the live stream, not the one that ended');
+  owner.end(live, 'completed');
+});
