@@ -287,7 +287,8 @@ export function loadConfig(env: Env): Config {
     peerSecret,
     drainTimeoutS: int('STOPLINE_DRAIN_TIMEOUT_S', defaults.drainTimeoutS, 0, 3_600),
     logLevel,
-    maxStreams: int('STOPLINE_MAX_STREAMS', defaults.maxStreams, 1, 1_000_000),
+    // At most what has been measured to work: the poll and Redis at 50,000 live streams on one replica.
+    maxStreams: int('STOPLINE_MAX_STREAMS', defaults.maxStreams, 1, 50_000),
     maxBodyBytes: int('STOPLINE_MAX_BODY_BYTES', defaults.maxBodyBytes, 1_024, 64 * 1024 * 1024),
     upstreamConnectTimeoutMs: int('STOPLINE_UPSTREAM_CONNECT_TIMEOUT_MS', defaults.upstreamConnectTimeoutMs, 1, 600_000),
     upstreamHeadersTimeoutMs: int('STOPLINE_UPSTREAM_HEADERS_TIMEOUT_MS', defaults.upstreamHeadersTimeoutMs, 1, 3_600_000),

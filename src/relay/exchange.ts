@@ -9,6 +9,7 @@ import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
+import type { StopResult } from '../streams/registry.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
 import type { DialectName } from './dialects/dialect.ts';
 import { noShape } from './dialects/detect.ts';
@@ -24,7 +25,10 @@ export interface ExchangeHooks {
   streamStarted(x: Exchange): void;
   /** A tracked candidate whose response was not a stream: forget it. */
   notAStream(x: Exchange): void;
-  /** A tracked stream ended; the client's response is closed. */
+  /**
+   * A tracked stream's outcome is decided, once: it completed, was stopped, failed or lost its client. Called at that
+   * moment (the response may still be flushing to the client): from here on the stream is not live.
+   */
   streamEnded(x: Exchange, outcome: StreamOutcome): void;
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
@@ -56,6 +60,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #ending: StreamEnding | null = null;
   #held: Uint8Array[] | null = null;
   #heldBytes = 0;
+  /** The client has part of an event and not its end (an event over maxHeldBytes, forwarded as it comes). */
+  #inEvent = false;
+  /** A stop that came while the client was inside an event: the event is relayed to its end, then the ending. */
+  #finishing: StopReason | null = null;
+  #finishTimer: NodeJS.Timeout | null = null;
   /** Set once: why this exchange ends. Read on the hot path to ignore late upstream events. */
   #outcome: StreamOutcome | null = null;
   #tracked = false;
@@ -63,6 +72,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #forgotten = false;
   #checking = false;
   #queue: Uint8Array[] | null = null;
+  /** Per-chunk mode: the upstream ended while a chunk was under check; the end follows that chunk. */
+  #upstreamEnded = false;
   #closed: Promise<void>;
   #resolveClosed!: () => void;
   /** How the stop reached this replica (pubsub, poll, local, chunk, peer): reported with the confirmation. */
@@ -90,7 +101,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   get tracked(): boolean { return this.#tracked; }
   get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }
-  get closed(): Promise<void> { return this.#closed; }
   /** The stream's dialect (the metric label): detected, forced for its route, or implied by its request. */
   get dialect(): DialectName { return this.#ending?.name ?? 'none'; }
 
@@ -135,7 +145,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#outcome !== null) return;
+    if (this.#outcome !== null) {
+      // Only a stop that waits for the end of an event the client is inside still relays (never the common case).
+      if (this.#finishing !== null) {
+        if (this.#checking) (this.#queue ??= []).push(chunk);
+        else if (!this.#toBoundary(chunk)) controller.pause();
+      }
+      return;
+    }
     if (this.#tracked) {
       this.chunks++;
       this.bytes += chunk.length;
@@ -152,15 +169,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.#outcome !== null) return;
+    // A close-delimited body ends even while the upstream is paused: the chunk under check goes out first.
+    if (this.#checking) { this.#upstreamEnded = true; return; }
+    if (this.#outcome !== null) {
+      // The upstream ended inside the event the client is in: end there (no ending can be written into it).
+      if (this.#finishing !== null) this.#endStop(this.#finishing);
+      return;
+    }
     this.#outcome = 'completed';
-    if (this.#queue !== null) { for (const c of this.#queue) this.#write(c); this.#queue = null; }
     this.#flushHeld();
     this.#res.end();
+    this.#report('completed');
   }
 
   onResponseError(_controller: Controller, err: Error): void {
-    if (this.#outcome !== null) return; // our own abort, or the client already gone
+    if (this.#outcome !== null) { // our own abort, the client already gone, or a stop waiting for an event's end
+      if (this.#finishing !== null) this.#endStop(this.#finishing);
+      return;
+    }
     this.#outcome = 'upstream_error';
     const res = this.#res;
     if (!res.headersSent) {
@@ -173,6 +199,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // a truncated chunked body (or a short Content-Length), which is the truth.
       res.destroy(err);
     }
+    this.#report('upstream_error');
   }
 
   // ---- writing ----
@@ -182,17 +209,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const framer = this.#framer;
     if (framer === null || framer.kind === 'none') return this.#send(chunk);
     const b = framer.boundary(chunk);
-    if (b === chunk.length && this.#held === null) return this.#send(chunk);
-    if (b < 0) { this.#hold(chunk); return true; }
+    if (b === chunk.length && this.#held === null) { this.#inEvent = false; return this.#send(chunk); }
+    if (b < 0) return this.#hold(chunk);
     // The held part of an event and the rest of it leave in one syscall.
     const socket = this.#socket;
     socket?.cork();
-    this.#flushHeld();
-    let ok = b > 0 ? this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) : true;
-    if (b < chunk.length) {
-      this.#hold(chunk.subarray(b));
-      if (this.#heldBytes > maxHeldBytes) ok = this.#flushHeld() && ok;
-    }
+    let ok = this.#flushHeld();
+    if (b > 0) ok = this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) && ok;
+    this.#inEvent = false;
+    if (b < chunk.length) ok = this.#hold(chunk.subarray(b)) && ok;
     socket?.uncork();
     return ok;
   }
@@ -240,10 +265,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#onDrain();
   };
 
-  #hold(part: Uint8Array): void {
+  /** Holds part of an event; an event grown past maxHeldBytes is forwarded as it comes, and the client is inside it. */
+  #hold(part: Uint8Array): boolean {
     (this.#held ??= []).push(part);
     this.#heldBytes += part.length;
-    if (this.#heldBytes > maxHeldBytes) this.#flushHeld();
+    if (this.#heldBytes <= maxHeldBytes) return true;
+    this.#inEvent = true;
+    return this.#flushHeld();
   }
 
   #flushHeld(): boolean {
@@ -262,13 +290,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     controller.pause();
     const next = (cancelled: boolean) => {
       this.#checking = false;
-      if (this.#outcome !== null) return;
-      if (cancelled) { this.stopVia = 'chunk'; void this.stop('cancelled'); return; }
-      let ok = this.#write(chunk);
+      if (cancelled && this.#outcome === null) { this.stopVia = 'chunk'; void this.stop('cancelled'); }
+      // Stopped: the chunk under check and those behind it are dropped, unless they finish the event the client is in.
+      if (this.#outcome !== null && this.#finishing === null) return;
+      const finishing = this.#finishing !== null;
+      let ok = finishing ? this.#toBoundary(chunk) : this.#write(chunk);
       const queued = this.#queue;
       this.#queue = null;
-      if (queued !== null) for (const c of queued) ok = this.#write(c);
-      if (ok) controller.resume();
+      if (queued !== null) for (const c of queued) ok = (finishing ? this.#toBoundary(c) : this.#write(c)) && ok;
+      if (this.#upstreamEnded) { this.#upstreamEnded = false; this.onResponseEnd(); } else if (ok) controller.resume();
     };
     // A failed check fails open: the chunk goes out (the hook counts the error).
     this.#hooks.checkChunk!(this).then(next, () => next(false));
@@ -276,7 +306,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #onDrain = (): void => {
     const c = this.#controller;
-    if (c !== null && c.paused && !this.#checking && this.#outcome === null) c.resume();
+    if (c !== null && c.paused && !this.#checking && (this.#outcome === null || this.#finishing !== null)) c.resume();
   };
 
   // ---- ending ----
@@ -292,30 +322,64 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /**
    * Stops the exchange: writes the terminal event at an event boundary, ends the client's response cleanly, then
-   * aborts the upstream request (the AI service sees its client go away). Resolves when the client's response is closed.
-   * Idempotent: a second stop gets the same promise.
+   * aborts the upstream request (the AI service sees its client go away). Resolves with what it did once the
+   * client's response is closed; a stream that had already ended some other way answers `already_completed` at once.
+   * Idempotent.
    */
-  stop(reason: StopReason): Promise<void> {
-    if (this.#outcome !== null) return this.#closed;
+  stop(reason: StopReason): Promise<StopResult> {
+    const outcome = this.#outcome;
+    if (outcome !== null) {
+      return outcome === 'cancelled' || outcome === 'shutdown' ? this.#closed.then(() => 'stopped') : Promise.resolve('already_completed');
+    }
     this.#outcome = reason;
+    const res = this.#res;
+    if (this.#inEvent && !res.destroyed && !res.writableEnded) {
+      // The client is inside an event it has in part (one bigger than maxHeldBytes): an ending written now would
+      // land inside it. The event is relayed to its end, then the ending; bounded by endGraceMs, past which the
+      // response ends without one. Decided all the same: the stream is no longer live.
+      this.#finishing = reason;
+      this.#finishTimer = setTimeout(() => this.#endStop(reason), endGraceMs);
+    } else {
+      this.#endStop(reason);
+    }
+    this.#report(reason);
+    return this.#closed.then(() => 'stopped');
+  }
+
+  /** Ends the client's response for a stop, then aborts the upstream request. */
+  #endStop(reason: StopReason): void {
+    this.#finishing = null;
+    if (this.#finishTimer !== null) { clearTimeout(this.#finishTimer); this.#finishTimer = null; }
     const res = this.#res;
     if (!res.destroyed && !res.writableEnded) this.#end(res, reason);
     // The upstream is aborted once the client's end is on its socket: the abort (undici erroring the request and
     // destroying its socket) takes a few hundred microseconds under load, and the client need not wait for it.
     // Nothing of the upstream's can reach the client in between: the outcome is set, and this is one synchronous step.
     this.#controller?.abort(new Error(`stopline: ${reason}`));
-    return this.#closed;
+  }
+
+  /** While a stop waits for the end of the event the client is in: relays up to that end, then ends the response. */
+  #toBoundary(chunk: Uint8Array): boolean {
+    const reason = this.#finishing;
+    if (reason === null) return true;
+    const b = this.#framer!.boundary(chunk);
+    let ok = this.#flushHeld();
+    if (b < 0) return this.#send(chunk) && ok;
+    if (b > 0) ok = this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) && ok;
+    this.#inEvent = false;
+    this.#endStop(reason);
+    return ok;
   }
 
   /** Ends the client's response for a stop: the dialect's ending at an event boundary, then the end of the body. */
   #end(res: ServerResponse, reason: StopReason): void {
     const ref = this.ref;
     this.#queue = null;
-    // A held partial event is never delivered: the client sees whole events, then the ending. Only when an
-    // oversized event was already forwarded in part is the client inside an event, and then no ending is
-    // written into it.
-    const atBoundary = this.#held !== null || this.#framer === null || this.#framer.atBoundary;
+    // A held partial event is never delivered: the client sees whole events, then the ending. A client inside an
+    // event (one forwarded in part, whose end never came) gets no ending written into it.
+    const atBoundary = !this.#inEvent;
     this.#held = null;
+    this.#heldBytes = 0;
     const ending = this.#ending ??= new StreamEnding(noShape, null);
     const record = { reason, session_id: ref?.sessionId ?? '', message_id: ref?.messageId ?? '' };
     // One end call with the ending: its bytes and the last chunk leave in one write.
@@ -333,17 +397,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     void this.#closed.then(() => clearTimeout(timer));
   }
 
+  /** The outcome is decided: a tracked stream (or a candidate that ended before its response) is no longer live. */
+  #report(outcome: StreamOutcome): void {
+    if (this.ref !== null && !this.#forgotten) this.#hooks.streamEnded(this, outcome);
+  }
+
   #onClientClose = (): void => {
     this.#res.off('drain', this.#onDrain);
     if (this.#socketDrainWanted) { this.#socketDrainWanted = false; this.#socket?.off('drain', this.#onSocketDrain); }
     this.#socket = null;
+    if (this.#finishing !== null) this.#endStop(this.#finishing); // the client left inside the event
     if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';
       this.#controller?.abort(new Error('stopline: client disconnected'));
+      this.#report('client_disconnected');
     }
-    // A candidate that ended before its response (cancelled, client gone, upstream failed) counts as a stream too.
-    if (this.ref !== null && !this.#forgotten) this.#hooks.streamEnded(this, this.#outcome);
     this.#resolveClosed();
   };
 }

@@ -112,9 +112,10 @@ export class Relay {
         // the upstream is called: a message that was stopped answers 204, which ends the EventSource for good,
         // instead of being generated again.
         void registered.then((result) => {
+          // The client may have left (or a cancel stopped it) meanwhile: its end was counted then, not again here.
+          if (x.ended) return;
           if (result !== 'already_stopped') { this.#send(req, x, ids, body); return; }
-          this.#registry.remove(x as Exchange & { ref: StreamRef });
-          this.#m.streamsActive.dec();
+          if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
           x.refuse(204, 'already_stopped');
         });
         return;
@@ -165,8 +166,8 @@ export class Relay {
     );
   }
 
-  /** Drain's last step: stop what is still live, with the terminal event. */
-  stopAll(): Promise<void>[] {
-    return [...this.#registry.all()].map((x) => x.stop('shutdown'));
+  /** Drain's last step: stop what is still live, with the terminal event (each stop leaves the registry at once). */
+  stopAll(): void {
+    for (const x of [...this.#registry.all()]) void x.stop('shutdown');
   }
 }
