@@ -91,6 +91,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.ref = ref;
     this.span = span;
     this.#extraHeaders = extraHeaders;
+    // The generic ending until the relay gives the request's own (endsAs).
+    if (ref !== null) this.#ending = new StreamEnding(noShape, null);
     this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     res.on('close', this.#onClientClose);
     res.on('drain', this.#onDrain);
@@ -104,7 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The stream's dialect (the metric label): detected, forced for its route, or implied by its request. */
   get dialect(): DialectName { return this.#ending?.name ?? 'none'; }
 
-  /** A tracked candidate's ending, set before the upstream is called. */
+  /** A tracked candidate's ending, with what its request implies and its route forces; set before the upstream is called. */
   endsAs(ending: StreamEnding): void { this.#ending = ending; }
 
   // ---- undici dispatch handler ----
