@@ -30,6 +30,7 @@ const ollamaLine = (o: object) => `${JSON.stringify({ model: 'llama3', created_a
 
 test('detection: each dialect from its first event, the AI SDK from its header, anything else generic', () => {
   assert.equal(stream('sse', [chatChunk('hi')]).name, 'openai-chat');
+  assert.equal(stream('sse', ['data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}\n\n']).name, 'openai-chat', "Azure's first event");
   assert.equal(stream('sse', [created]).name, 'openai-responses');
   assert.equal(stream('sse', [messageStart]).name, 'anthropic');
   assert.equal(stream('sse', [], { headers: { 'x-vercel-ai-ui-message-stream': 'v1' } }).name, 'ai-sdk');

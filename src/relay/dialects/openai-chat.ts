@@ -23,12 +23,17 @@ function choiceCount(events: readonly WireEvent[], asked: number): number {
   return n;
 }
 
+/** Azure OpenAI opens a stream with its prompt filter results: `"choices": []`, an empty `object`, no id yet. */
+function isAzureFirst(e: WireEvent): boolean {
+  return isObject(e.data) && Array.isArray(e.data.choices) && Array.isArray(e.data.prompt_filter_results);
+}
+
 export const openaiChat: Dialect = {
   name: 'openai-chat',
   framing: 'sse',
   contentType: 'text/event-stream; charset=utf-8',
   keeps: 'none',
-  claims: (first) => isChunk(first),
+  claims: (first) => isChunk(first) || isAzureFirst(first),
   ending(seen, request, record) {
     const first = seen.first.find(isChunk)?.data;
     const head: Record<string, unknown> = {
