@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
 import type { Coordinator } from '../cancel/coordinator.ts';
 import { isValidId, type StreamRef } from '../cancel/keys.ts';
-import { routeMatches, type Config } from '../config.ts';
+import { forcedDialect, routeMatches, type Config } from '../config.ts';
 import { StoplineError } from '../errors.ts';
 import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { mapLocations, upstreamRequestHeaders } from '../http/headers.ts';
@@ -15,6 +15,8 @@ import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
+import { requestShape } from './dialects/detect.ts';
+import { StreamEnding } from './dialects/ending.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 import { tunnel, Tunnels } from './tunnel.ts';
 import type { Duplex } from 'node:stream';
@@ -101,17 +103,17 @@ export class Relay {
     if (sessionId === undefined || !isValidId(sessionId)) { this.#forward(req, res, null, body); return; }
     const messageId = readId(this.#c.messageIdFrom, req.headers, params, json) ?? randomUUID();
     if (!isValidId(messageId)) { this.#forward(req, res, null, body); return; }
+    const ending = new StreamEnding(requestShape(path, json), forcedDialect(this.#c.dialectRoutes, method, path));
     if (!startsStream(req, json, this.#listedRoutes.length > 0 && routeMatches(this.#listedRoutes, method, path))) {
-      this.#forward(req, res, { sessionId, messageId }, body, false);
+      this.#forward(req, res, { sessionId, messageId }, body, ending, false);
       return;
     }
 
     if (this.draining) throw new StoplineError('shutting_down', 'This replica is shutting down; retry on another');
     if (this.#registry.size >= this.#c.maxStreams) throw new StoplineError('too_many_streams', `This replica already holds ${this.#c.maxStreams} streams`);
-    this.#forward(req, res, { sessionId, messageId }, body);
+    this.#forward(req, res, { sessionId, messageId }, body, ending);
   }
 
-  /** `start`: a stream start, registered now; otherwise a request with ids is only tracked if its response is a stream. */
   /** Whether handle() reads this request's body itself (for ids in JSON), and so bounds it by STOPLINE_MAX_BODY_BYTES. */
   readsBody(req: IncomingMessage): boolean {
     const url = req.url ?? '/';
@@ -125,12 +127,14 @@ export class Relay {
     tunnel(req, socket, head, this.#upstream, this.#c, this.tunnels, this.#m, this.#tracing.enabled);
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined, start = true): void {
+  /** `start`: a stream start, registered now; otherwise a request with ids is only tracked if its response is a stream. */
+  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined, ending?: StreamEnding, start = true): void {
     const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
     const span = ref === null ? untracedStream : this.#tracing.stream(ref.sessionId, ref.messageId);
     // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
     const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
     const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
+    if (ending !== undefined) x.endsAs(ending);
     span.run(() => start ? this.#dispatch(req, x, ref, ids, body) : this.#send(req, x, {}, body));
   }
 
@@ -165,9 +169,10 @@ export class Relay {
         // the upstream is called: a message that was stopped answers 204, which ends the EventSource for good,
         // instead of being generated again.
         void registered.then((result) => {
+          // The client may have left (or a cancel stopped it) meanwhile: its end was counted then, not again here.
+          if (x.ended) return;
           if (result !== 'already_stopped') { this.#send(req, x, ids, body); return; }
-          this.#registry.remove(x as Exchange & { ref: StreamRef });
-          this.#m.streamsActive.dec();
+          if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
           x.refuse(204, 'already_stopped');
         });
         return;
@@ -199,7 +204,7 @@ export class Relay {
     x.span.end(outcome, x.chunks, x.bytes);
     this.#m.relayed.chunks += x.chunks;
     this.#m.relayed.bytes += x.bytes;
-    this.#m.streamsTotal.inc({ outcome });
+    this.#m.streamsTotal.inc({ outcome, dialect: x.dialect });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);
     if (outcome === 'cancelled' && this.#c.upstreamCancelPath !== undefined) this.#upstreamCancel(x.ref);
@@ -221,9 +226,9 @@ export class Relay {
     );
   }
 
-  /** Drain's last step: stop what is still live, with the terminal event. */
-  stopAll(): Promise<void>[] {
-    return [...this.#registry.all()].map((x) => x.stop('shutdown'));
+  /** Drain's last step: stop what is still live, with the terminal event (each stop leaves the registry at once). */
+  stopAll(): void {
+    for (const x of [...this.#registry.all()]) void x.stop('shutdown');
   }
 }
 
