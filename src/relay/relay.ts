@@ -16,6 +16,7 @@ import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
 import { requestShape } from './dialects/detect.ts';
+import type { RequestShape } from './dialects/dialect.ts';
 import { StreamEnding } from './dialects/ending.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 import { tunnel, Tunnels } from './tunnel.ts';
@@ -28,13 +29,14 @@ const asksForStream = /text\/event-stream|application\/(x-)?ndjson|application\/
  * Which requests start a stream, and so are registered before their response (a pending or early cancel stops
  * them, a second one with the same live ids gets 409, an EventSource reconnect to a stopped message gets 204):
  * - on a route listed in STOPLINE_STREAM_ROUTES, every request that carries a session id;
- * - under the catch-all `*`, a request with a session id that asks for a stream: by its `Accept` (SSE or NDJSON) or
- *   by `"stream": true` in its JSON body (the OpenAI, Anthropic and Ollama request bodies).
+ * - under the catch-all `*`, a request with a session id that asks for a stream: by its `Accept` (SSE or NDJSON), by
+ *   `"stream": true` in its JSON body, or by a body whose shape is a streaming API's (an AI SDK chat request's
+ *   `trigger`, Ollama's /api/chat and /api/generate, which stream unless told not to).
  * Any other request with ids is proxied untouched (no ids added, never 409, 204 or a synthetic ending); if its
  * response turns out to be a stream it is tracked from then on, so it can still be stopped.
  */
-function startsStream(req: IncomingMessage, json: unknown, listed: boolean): boolean {
-  if (listed) return true;
+function startsStream(req: IncomingMessage, json: unknown, listed: boolean, shape: RequestShape): boolean {
+  if (listed || shape.dialect !== null) return true;
   const accept = req.headers.accept;
   if (accept !== undefined && asksForStream.test(accept)) return true;
   return json !== null && typeof json === 'object' && (json as { stream?: unknown }).stream === true;
@@ -103,8 +105,9 @@ export class Relay {
     if (sessionId === undefined || !isValidId(sessionId)) { this.#forward(req, res, null, body); return; }
     const messageId = readId(this.#c.messageIdFrom, req.headers, params, json) ?? randomUUID();
     if (!isValidId(messageId)) { this.#forward(req, res, null, body); return; }
-    const ending = new StreamEnding(requestShape(path, json), forcedDialect(this.#c.dialectRoutes, method, path));
-    if (!startsStream(req, json, this.#listedRoutes.length > 0 && routeMatches(this.#listedRoutes, method, path))) {
+    const shape = requestShape(path, json);
+    const ending = new StreamEnding(shape, forcedDialect(this.#c.dialectRoutes, method, path));
+    if (!startsStream(req, json, this.#listedRoutes.length > 0 && routeMatches(this.#listedRoutes, method, path), shape)) {
       this.#forward(req, res, { sessionId, messageId }, body, ending, false);
       return;
     }

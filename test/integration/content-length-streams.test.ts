@@ -3,38 +3,21 @@
 // The bug this guards against: the stopped stream wrote its ending into a body with a declared length (90 of 1000
 // bytes sent) and left the keep-alive connection open: the client waited for the rest until its timeout. A tracked
 // stream is now relayed chunked, so a stop ends it cleanly.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startReplica, type Replica } from '../helpers/stopline.ts';
+import { replicaBefore } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 
-let http: Server;
-let sl: Replica;
-
-before(async () => {
-  http = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'content-length': 1000 });
-    res.write('data: {"tok":"first"}\n\n'); // then nothing: the rest of the declared length never comes
-  });
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  sl = await startReplica({ STOPLINE_UPSTREAM: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
-});
-
-after(async () => {
-  await sl.close();
-  http.closeAllConnections();
-  http.close();
+const f = replicaBefore((_req, res) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'content-length': 1000 });
+  res.write('data: {"tok":"first"}\n\n'); // then nothing: the rest of the declared length never comes
 });
 
 test('a stopped SSE stream with a Content-Length ends cleanly with its terminal event', async () => {
-  const s = stream(`${sl.url}/chat`, { body: JSON.stringify({ session_id: 'cl', message_id: 'cl1' }) });
+  const s = stream(`${f.sl.url}/chat`, { body: JSON.stringify({ session_id: 'cl', message_id: 'cl1' }) });
   await s.waitFor((t) => t.includes('first'));
   assert.equal(s.headers['content-length'], undefined);
-  const c = await postJson(`${sl.url}/stopline/v1/cancel`, { session_id: 'cl', message_id: 'cl1' });
+  const c = await postJson(`${f.sl.url}/stopline/v1/cancel`, { session_id: 'cl', message_id: 'cl1' });
   assert.equal(c.json.outcome, 'stopped');
   const r = await s.result;
   assert.equal(r.complete, true);

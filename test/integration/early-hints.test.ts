@@ -3,40 +3,25 @@
 // The bug this guards against: a `103 Early Hints` before the response was written as the response's own head, so
 // the real head then failed (ERR_HTTP_HEADERS_SENT): the client got a bare reset, and a tracked stream was dropped
 // from the registry, so its cancel answered `already_completed`.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startReplica, type Replica } from '../helpers/stopline.ts';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { replicaBefore } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 
 const link = '</style.css>; rel=preload; as=style';
-let http: Server;
-let sl: Replica;
-
-before(async () => {
-  http = createServer((req, res) => {
-    res.writeEarlyHints({ link });
-    if (req.url === '/page') { res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}'); return; }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const timer = setInterval(() => res.write('data: {"tok":"x"}\n\n'), 5);
-    res.on('close', () => clearInterval(timer));
-  });
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  sl = await startReplica({ STOPLINE_UPSTREAM: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
-});
-
-after(async () => {
-  await sl.close();
-  http.closeAllConnections();
-  http.close();
+const f = replicaBefore((req, res) => {
+  res.writeEarlyHints({ link });
+  if (req.url === '/page') { res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}'); return; }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const timer = setInterval(() => res.write('data: {"tok":"x"}\n\n'), 5);
+  res.on('close', () => clearInterval(timer));
 });
 
 test('103 Early Hints before a plain response: the hints are forwarded, then the response arrives whole', async () => {
   const hints: IncomingHttpHeaders[] = [];
-  const req = request(`${sl.url}/page`, { agent: false });
+  const req = request(`${f.sl.url}/page`, { agent: false });
   req.on('information', (info) => { if (info.statusCode === 103) hints.push(info.headers); });
   req.end();
   const [res] = await once(req, 'response') as [import('node:http').IncomingMessage];
@@ -48,10 +33,10 @@ test('103 Early Hints before a plain response: the hints are forwarded, then the
 });
 
 test('103 Early Hints before a tracked stream: the stream is relayed and stays cancellable', async () => {
-  const s = stream(`${sl.url}/chat`, { body: JSON.stringify({ session_id: 'eh', message_id: 'eh1' }) });
+  const s = stream(`${f.sl.url}/chat`, { body: JSON.stringify({ session_id: 'eh', message_id: 'eh1' }) });
   await s.waitFor((t) => t.includes('"tok"'));
   assert.equal(s.status, 200);
-  const c = await postJson(`${sl.url}/stopline/v1/cancel`, { session_id: 'eh', message_id: 'eh1' });
+  const c = await postJson(`${f.sl.url}/stopline/v1/cancel`, { session_id: 'eh', message_id: 'eh1' });
   assert.equal(c.json.outcome, 'stopped');
   assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
 });
