@@ -2,6 +2,7 @@
 // main.ts is the only reader of process.env; everything else receives a Config.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { parseResumeSettings, type ResumeSettings } from './resume/settings.ts';
 
 export type CancelMode = 'push' | 'poll' | 'per-chunk';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -54,6 +55,8 @@ export interface Config {
   readonly subscriberPingMs: number;
   /** PEM file of the CA that signed Redis' certificate (rediss://), beside the system's; verification is always on. */
   readonly redisCaFile: string | undefined;
+  /** Resume and followers (src/resume/); null: off. */
+  readonly resume: ResumeSettings | null;
 }
 
 export const defaults = {
@@ -249,6 +252,8 @@ export function loadConfig(env: Env): Config {
   const redisCaFile = opt('STOPLINE_REDIS_CA_FILE');
   if (redisCaFile !== undefined && !existsSync(redisCaFile)) bad('STOPLINE_REDIS_CA_FILE', redisCaFile, 'expected a readable PEM file');
 
+  const resume = parseResumeSettings({ opt, int, bad, routes });
+
   const config: Config = {
     listen,
     adminListen,
@@ -283,6 +288,7 @@ export function loadConfig(env: Env): Config {
     cancelRatePerS: int('STOPLINE_CANCEL_RATE_PER_S', defaults.cancelRatePerS, 0, 1_000_000),
     subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
     redisCaFile,
+    resume,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

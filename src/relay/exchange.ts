@@ -2,13 +2,14 @@
 // by chunk. This is the hot path: onResponseData writes the chunk and, when the client's socket is full, pauses
 // the upstream until 'drain'. No Redis call, no log line; per chunk, one pooled buffer (the chunk framed for the
 // client) and, when an event is split across chunks, a subarray view.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
+import type { Tape } from '../resume/tape.ts';
 import type { StopResult } from '../streams/registry.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
 import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
@@ -18,8 +19,10 @@ export type StopReason = 'cancelled' | 'shutdown';
 
 /** What an exchange reports to the rest of stopline; the relay supplies it. */
 export interface ExchangeHooks {
-  /** The response turned out to be a stream: it is now a tracked stream. */
-  streamStarted(x: Exchange): void;
+  /** The response turned out to be a stream: it is now a tracked stream (its head as the client gets it). */
+  streamStarted(x: Exchange, status: number, headers: OutgoingHttpHeaders): void;
+  /** A resumable stream's client went away: true when the generation runs on detached (see src/resume/hub.ts). */
+  detached?: (x: Exchange) => boolean;
   /** A tracked candidate whose response was not a stream: forget it. */
   notAStream(x: Exchange): void;
   /**
@@ -82,6 +85,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** This stream's chunks and bytes (its span; the replica's counters are summed from these). */
   chunks = 0;
   bytes = 0;
+  /** On a resume route: whether this stream keeps its output for followers, and where (src/resume/). */
+  resumable = false;
+  tape: Tape | null = null;
 
   readonly span: StreamTrace;
 
@@ -124,7 +130,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#framer = new Framer(kind);
       Object.assign(out, this.#extraHeaders);
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
-      this.#hooks.streamStarted(this);
+      this.#hooks.streamStarted(this, statusCode, out);
     } else if (this.ref !== null) {
       this.#forgotten = true;
       this.#hooks.notAStream(this);
@@ -174,6 +180,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#outcome = 'completed';
     this.#flushHeld();
+    this.tape?.end();
     this.#res.end();
     this.#report('completed');
   }
@@ -184,6 +191,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#outcome = 'upstream_error';
+    this.tape?.fail();
     const res = this.#res;
     if (!res.headersSent) {
       const e = upstreamError(err);
@@ -224,6 +232,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * one socket write. The response still writes the last chunk and the trailer at its end.
    */
   #send(chunk: Uint8Array): boolean {
+    // A resumable stream keeps a reference to what its client is sent; once that client is gone, only that.
+    const tape = this.tape;
+    if (tape !== null) { tape.append(chunk); if (tape.detached) return true; }
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;
@@ -338,12 +349,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#closed.then(() => 'stopped');
   }
 
+  /** A detached stream that had no follower for its window: the upstream is aborted, as if its client just left. */
+  abandon(): void {
+    if (this.#outcome !== null) return;
+    this.#outcome = 'client_disconnected';
+    this.#controller?.abort(new Error('stopline: client disconnected'));
+    this.#report('client_disconnected');
+  }
+
   /** Ends the client's response for a stop, then aborts the upstream request. */
   #endStop(reason: StopReason): void {
     this.#finishing = null;
     if (this.#finishTimer !== null) { clearTimeout(this.#finishTimer); this.#finishTimer = null; }
     const res = this.#res;
-    if (!res.destroyed && !res.writableEnded) this.#end(res, reason);
+    if ((!res.destroyed && !res.writableEnded) || this.tape?.detached === true) this.#end(res, reason);
     // The upstream is aborted once the client's end is on its socket: the abort (undici erroring the request and
     // destroying its socket) takes a few hundred microseconds under load, and the client need not wait for it.
     // Nothing of the upstream's can reach the client in between: the outcome is set, and this is one synchronous step.
@@ -381,8 +400,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       });
     }
     // One end call with the terminal event: its bytes and the last chunk leave in one write.
-    if (ref !== null && framing !== 'none' && atBoundary) res.end(terminalEvent(framing, ref.sessionId, ref.messageId, reason));
-    else res.end();
+    const ending = ref !== null && framing !== 'none' && atBoundary ? terminalEvent(framing, ref.sessionId, ref.messageId, reason) : undefined;
+    this.tape?.end(ending); // followers get the same ending (a detached stream's client is gone: only they do)
+    res.end(ending);
     const timer = setTimeout(() => res.destroy(), endGraceMs);
     void this.#closed.then(() => clearTimeout(timer));
   }
@@ -397,7 +417,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#socketDrainWanted) { this.#socketDrainWanted = false; this.#socket?.off('drain', this.#onSocketDrain); }
     this.#socket = null;
     if (this.#finishing !== null) this.#endStop(this.#finishing); // the client left inside the event
-    if (this.#outcome === null) {
+    if (this.#outcome === null && this.tape !== null && this.#hooks.detached?.(this) === true) {
+      // A resumable stream runs on for its followers: the upstream goes on at its own pace from here.
+      if (this.#controller?.paused === true) this.#controller.resume();
+    } else if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';
       this.#controller?.abort(new Error('stopline: client disconnected'));

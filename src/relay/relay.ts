@@ -12,6 +12,8 @@ import { upstreamRequestHeaders } from '../http/headers.ts';
 import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
+import type { Hub } from '../resume/hub.ts';
+import { position, type Resumer } from '../resume/resume-api.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
@@ -30,6 +32,9 @@ export class Relay {
   readonly #jsonIds: boolean;
   readonly #upstreamHost: string;
   readonly #tracing: Tracing;
+  /** The replica's resumable streams; null when resume is off. */
+  hub: Hub | null = null;
+  resumer: Resumer | null = null;
   /** Read on every new request: a cached flag, not a lookup (set once on SIGTERM). */
   draining = false;
 
@@ -48,7 +53,10 @@ export class Relay {
     this.#upstreamHost = config.upstream.host;
     this.#hooks = {
       firstByte: (s) => metrics.firstByte.observe(s),
-      streamStarted: () => {},
+      streamStarted: (x, status, headers) => {
+        if (x.resumable && this.hub !== null && x.ref !== null) x.tape = this.hub.open(x.ref, status, headers, x.trace);
+      },
+      detached: (x) => this.hub !== null && x.tape !== null && this.hub.detach(x.tape, () => x.abandon()),
       notAStream: (x) => {
         if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
         (x as Exchange).span.end('not_a_stream', 0, 0);
@@ -75,6 +83,17 @@ export class Relay {
     const messageId = readId(this.#c.messageIdFrom, req.headers, params, json) ?? randomUUID();
     if (!isValidId(messageId)) { this.#forward(req, res, null, body); return; }
 
+    // An EventSource reconnect (the same request with Last-Event-ID) to a stream still held somewhere: followed
+    // from there. A stream no replica holds any more is a new request, as it always was.
+    const resume = this.#c.resume;
+    if (this.resumer !== null && resume !== null && req.headers['last-event-id'] !== undefined && routeMatches(resume.routes, method, path)) {
+      try {
+        await this.resumer.follow(req, res, { sessionId, messageId }, position(req, query));
+        return;
+      } catch (err) {
+        if (!(err instanceof StoplineError) || err.code !== 'not_found') throw err;
+      }
+    }
     if (this.draining) throw new StoplineError('shutting_down', 'This replica is shutting down; retry on another');
     if (this.#registry.size >= this.#c.maxStreams) throw new StoplineError('too_many_streams', `This replica already holds ${this.#c.maxStreams} streams`);
     this.#forward(req, res, { sessionId, messageId }, body);
@@ -86,6 +105,8 @@ export class Relay {
     // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
     const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
     const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
+    const resume = this.#c.resume;
+    if (ref !== null && resume !== null) x.resumable = routeMatches(resume.routes, req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
     span.run(() => this.#dispatch(req, x, ref, ids, body));
   }
 
@@ -143,6 +164,7 @@ export class Relay {
     this.#m.streamsTotal.inc({ outcome });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);
+    if (x.tape !== null) this.hub?.ended(x.tape, outcome);
     if (outcome === 'cancelled' && this.#c.upstreamCancelPath !== undefined) this.#upstreamCancel(x.ref);
   }
 
