@@ -87,6 +87,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   bytes = 0;
   /** On a resume route: whether this stream keeps its output for followers, and where (src/resume/). */
   resumable = false;
+  /** On a resume route, the client is an EventSource (it gets `id:` blocks to reconnect with). */
+  eventSource = false;
   tape: Tape | null = null;
 
   readonly span: StreamTrace;
@@ -234,7 +236,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #send(chunk: Uint8Array): boolean {
     // A resumable stream keeps a reference to what its client is sent; once that client is gone, only that.
     const tape = this.tape;
-    if (tape !== null) { tape.append(chunk); if (tape.detached) return true; }
+    if (tape !== null) {
+      tape.append(chunk);
+      if (tape.detached) return true;
+      // An EventSource client on a resume route: an `id:` block after the piece, for its reconnect's Last-Event-ID.
+      const id = tape.idAfter(chunk);
+      if (id !== null) chunk = Buffer.concat([chunk, id]);
+    }
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;

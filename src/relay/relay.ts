@@ -13,11 +13,12 @@ import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Hub } from '../resume/hub.ts';
-import { position, type Resumer } from '../resume/resume-api.ts';
+import { eventSource, position, type Resumer } from '../resume/resume-api.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
+import { Framer, framingOf } from './framing.ts';
 
 const isEventSource = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
 
@@ -54,7 +55,9 @@ export class Relay {
     this.#hooks = {
       firstByte: (s) => metrics.firstByte.observe(s),
       streamStarted: (x, status, headers) => {
-        if (x.resumable && this.hub !== null && x.ref !== null) x.tape = this.hub.open(x.ref, status, headers, x.trace);
+        if (!x.resumable || this.hub === null || x.ref === null) return;
+        const tape = x.tape = this.hub.open(x.ref, status, headers, x.trace);
+        if (x.eventSource && framingOf(String(headers['content-type'] ?? '')) === 'sse') tape.ids = new Framer('sse');
       },
       detached: (x) => this.hub !== null && x.tape !== null && this.hub.detach(x.tape, () => x.abandon()),
       notAStream: (x) => {
@@ -106,7 +109,10 @@ export class Relay {
     const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
     const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
     const resume = this.#c.resume;
-    if (ref !== null && resume !== null) x.resumable = routeMatches(resume.routes, req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+    if (ref !== null && resume !== null) {
+      x.resumable = routeMatches(resume.routes, req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+      x.eventSource = x.resumable && eventSource(req);
+    }
     span.run(() => this.#dispatch(req, x, ref, ids, body));
   }
 

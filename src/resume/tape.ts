@@ -4,6 +4,7 @@
 // leave the window, and a follower that still needed them is cut, never handed a gap.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { StreamRef } from '../cancel/keys.ts';
+import { Framer } from '../relay/framing.ts';
 import type { Budget } from './budget.ts';
 
 /** Someone reading the tape: told when there is more to read, or that it ended. */
@@ -39,6 +40,11 @@ export class Tape {
   detached = false;
   /** Aborted for want of a follower once its detach window passed. */
   abandoned = false;
+  /**
+   * Set when the owner's own client is an EventSource: its pieces are scanned for event boundaries (only then), so
+   * that an `id: <offset>` block can follow each piece that ends at one (idAfter).
+   */
+  ids: Framer | null = null;
 
   constructor(ref: StreamRef, status: number, headers: OutgoingHttpHeaders, trace: string, budget: Budget, maxBytes: number) {
     this.ref = ref;
@@ -65,6 +71,13 @@ export class Tape {
     this.#budget.add(chunk.length);
     if (this.#length - this.#start > this.#maxBytes || this.#budget.over) this.#trim();
     if (this.#readers.size > 0) for (const r of this.#readers) r.more();
+  }
+
+  /** The `id:` block to send after a piece just appended, or null (not an EventSource client, or mid-event). */
+  idAfter(piece: Uint8Array): Uint8Array | null {
+    const f = this.ids;
+    if (f === null || f.boundary(piece) !== piece.length) return null;
+    return Buffer.from(`id: ${this.#length}\n\n`, 'latin1');
   }
 
   /** The stream ended cleanly; `ending` is what closed it for the client (a stop's ending), if anything. */

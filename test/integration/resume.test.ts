@@ -24,7 +24,7 @@ before(async () => {
     STOPLINE_UPSTREAM: up.url,
     STOPLINE_REDIS_URL: redis.url,
     STOPLINE_REDIS_TIMEOUT_MS: '200',
-    STOPLINE_RESUME_ROUTES: 'POST /api/chat/stream',
+    STOPLINE_RESUME_ROUTES: 'POST /api/chat/stream,GET /api/chat/events',
     STOPLINE_RESUME_ACTIVE_ROUTE: 'GET /api/chat/:id/stream',
     STOPLINE_PEERS: ports.map((p) => `127.0.0.1:${p}`).join(','),
     STOPLINE_PEER_SECRET: 'a-peer-secret-of-some-length',
@@ -157,3 +157,23 @@ test('the active-stream route answers the session\'s live stream from its start,
   assert.equal(none.status, 204);
 });
 
+
+test('an EventSource reconnect (the same request with Last-Event-ID) reaching another replica gets the rest, each event once', async () => {
+  const url = (r: Replica) => `${r.url}/api/chat/events?session_id=r8&message_id=m8&chunks=40&interval=5`;
+  const es = { accept: 'text/event-stream' };
+  const first = stream(url(a), { method: 'GET', headers: es });
+  await first.waitFor((t) => /word3 [^]*\n\nid: \d+\n\n$/.test(t));
+  first.destroy();
+  const ids = [...first.text.matchAll(/\n\nid: (\d+)\n\n/g)].map((m) => m[1]!);
+  const last = ids.at(-1)!;
+  const again = await stream(url(b), { method: 'GET', headers: { ...es, 'last-event-id': last } }).result;
+  assert.equal(again.status, 200);
+  assert.equal(again.complete, true);
+  const rec = await up.request('m8');
+  await rec.done;
+  assert.equal(rec.aborted, false);
+  const ours = /id: \d+\n\n/g; // the id blocks stopline adds after whole events; the upstream's own ids stay as they were
+  assert.equal(first.text.replace(ours, '') + again.text.replace(ours, ''), rec.sent);
+  assert.equal(Buffer.byteLength(first.text.replace(ours, '')), Number(last), 'an id is the byte offset of the upstream body it follows');
+  assert.equal(up.records.filter((r) => r.headers['x-message-id'] === 'm8').length, 1, 'the reconnect generated nothing again');
+});
