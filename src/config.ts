@@ -3,11 +3,14 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseResumeSettings, type ResumeSettings } from './resume/settings.ts';
+import { dialectNames, type DialectName } from './relay/dialects/dialect.ts';
 
 export type CancelMode = 'push' | 'poll' | 'per-chunk';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type IdSource = { readonly kind: 'header' | 'json' | 'query'; readonly name: string; readonly path: readonly string[] };
 export type Route = { readonly method: string; readonly path: string; readonly prefix: boolean };
+/** A route whose streams end in a dialect the operator chose (`auto`: told from each response). */
+export type DialectRoute = { readonly route: Route; readonly dialect: DialectName | 'auto' };
 export type HostPort = { readonly host: string; readonly port: number };
 
 export type RedisConfig =
@@ -30,6 +33,7 @@ export interface Config {
   readonly nodeId: string;
   readonly streamRoutes: readonly Route[];
   readonly cancelRoutes: readonly Route[];
+  readonly dialectRoutes: readonly DialectRoute[];
   readonly sessionIdFrom: readonly IdSource[];
   readonly messageIdFrom: readonly IdSource[];
   readonly cancelMode: CancelMode;
@@ -192,6 +196,18 @@ export function loadConfig(env: Env): Config {
     if (r.path.startsWith('/stopline/')) bad('STOPLINE_CANCEL_ROUTES', r.path, 'paths under /stopline/ are reserved');
   }
 
+  // STOPLINE_DIALECT_ROUTES="POST /v1/chat/completions=openai-chat,POST /api/*=ollama": first match wins.
+  const dialectRoutes: DialectRoute[] = [];
+  const dialectRaw = opt('STOPLINE_DIALECT_ROUTES');
+  for (const part of (dialectRaw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.lastIndexOf('=');
+    const dialect = part.slice(eq + 1).trim();
+    const [route] = eq < 0 ? [] : routes('STOPLINE_DIALECT_ROUTES', part.slice(0, eq).trim());
+    if (eq < 0 || (dialect !== 'auto' && !(dialectNames as readonly string[]).includes(dialect))) {
+      bad('STOPLINE_DIALECT_ROUTES', dialectRaw!, `"${part}" is not "METHOD /path=DIALECT" with DIALECT one of auto, ${dialectNames.join(', ')}`);
+    } else if (route !== undefined) dialectRoutes.push({ route, dialect: dialect as DialectName | 'auto' });
+  }
+
   const sources = (name: string, raw: string): IdSource[] => {
     const out: IdSource[] = [];
     for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -262,6 +278,7 @@ export function loadConfig(env: Env): Config {
     prefix,
     nodeId,
     streamRoutes,
+    dialectRoutes,
     cancelRoutes,
     sessionIdFrom,
     messageIdFrom,
@@ -304,6 +321,12 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** The dialect an operator forced for this route, or null (`auto`). */
+export function forcedDialect(routes: readonly DialectRoute[], method: string, path: string): DialectName | null {
+  for (const r of routes) if (routeMatches([r.route], method, path)) return r.dialect === 'auto' ? null : r.dialect;
+  return null;
 }
 
 export function routeMatches(routes: readonly Route[], method: string, path: string): boolean {

@@ -12,7 +12,10 @@ import type { StreamOutcome } from '../observability/metrics.ts';
 import type { Tape } from '../resume/tape.ts';
 import type { StopResult } from '../streams/registry.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
-import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
+import type { DialectName } from './dialects/dialect.ts';
+import { noShape } from './dialects/detect.ts';
+import { StreamEnding } from './dialects/ending.ts';
+import { Framer, framingOf } from './framing.ts';
 
 type Controller = Dispatcher.DispatchController;
 export type StopReason = 'cancelled' | 'shutdown';
@@ -33,12 +36,6 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
-}
-
-/** A client's stop, written when no response head was sent yet: a stream with only the terminal event. */
-function kindForAccept(accept: string | undefined): FramingKind {
-  if (accept !== undefined && /ndjson|jsonl/i.test(accept)) return 'ndjson';
-  return 'sse';
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -62,6 +59,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #socket: Socket | null = null;
   #socketDrainWanted = false;
   #framer: Framer | null = null;
+  /** How this stream ends when stopped, in its API's dialect (see #send for what it sees). */
+  #ending: StreamEnding | null = null;
   #held: Uint8Array[] | null = null;
   #heldBytes = 0;
   /** The client has part of an event and not its end (an event over maxHeldBytes, forwarded as it comes). */
@@ -100,6 +99,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.ref = ref;
     this.span = span;
     this.#extraHeaders = extraHeaders;
+    // The generic ending until the relay gives the request's own (endsAs).
+    if (ref !== null) this.#ending = new StreamEnding(noShape, null);
     this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     res.on('close', this.#onClientClose);
     res.on('drain', this.#onDrain);
@@ -110,6 +111,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   get tracked(): boolean { return this.#tracked; }
   get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }
+  /** The stream's dialect (the metric label): detected, forced for its route, or implied by its request. */
+  get dialect(): DialectName { return this.#ending?.name ?? 'none'; }
+
+  /** A tracked candidate's ending, with what its request implies and its route forces; set before the upstream is called. */
+  endsAs(ending: StreamEnding): void { this.#ending = ending; }
 
   // ---- undici dispatch handler ----
 
@@ -129,7 +135,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       (kind !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding'])));
     if (isStream) {
       this.#tracked = true;
-      this.#framer = new Framer(kind);
+      this.#framer = new Framer(this.#ending?.started(kind, headers) ?? kind);
       Object.assign(out, this.#extraHeaders);
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
       this.#hooks.streamStarted(this, statusCode, out);
@@ -234,6 +240,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * one socket write. The response still writes the last chunk and the trailer at its end.
    */
   #send(chunk: Uint8Array): boolean {
+    // Only while its first event is not yet seen, or for a dialect whose ending needs more than that, does the
+    // stream's ending see the piece (and keep a reference to it: no copy, no parse).
+    const ending = this.#ending;
+    if (ending !== null && ending.watching) ending.see(chunk);
     // A resumable stream keeps a reference to what its client is sent; once that client is gone, only that.
     const tape = this.tape;
     if (tape !== null) {
@@ -390,27 +400,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return ok;
   }
 
-  /** Ends the client's response for a stop: the terminal event at an event boundary, then the end of the body. */
+  /** Ends the client's response for a stop: the dialect's ending at an event boundary, then the end of the body. */
   #end(res: ServerResponse, reason: StopReason): void {
     const ref = this.ref;
     this.#queue = null;
-    // A held partial event is never delivered: the client sees whole events, then the terminal one. A client inside
-    // an event (one forwarded in part, whose end never came) gets no terminal event written into it.
+    // A held partial event is never delivered: the client sees whole events, then the ending. A client inside an
+    // event (one forwarded in part, whose end never came) gets no ending written into it.
     const atBoundary = !this.#inEvent;
     this.#held = null;
     this.#heldBytes = 0;
-    const framing = this.#framer?.kind ?? (res.headersSent ? 'none' : kindForAccept(this.#req.headers.accept));
+    const ending = this.#ending ??= new StreamEnding(noShape, null);
+    const record = { reason, session_id: ref?.sessionId ?? '', message_id: ref?.messageId ?? '' };
+    // One end call with the ending: its bytes and the last chunk leave in one write.
     if (!res.headersSent) {
-      res.writeHead(200, {
-        'content-type': framing === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream',
-        'cache-control': 'no-cache',
-        ...this.#extraHeaders,
-      });
+      // Stopped before the upstream answered: a whole stream of the dialect the request implies.
+      const early = ending.early(record, this.#req.headers.accept);
+      res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
+      res.end(ref === null ? undefined : early.body);
+    } else if (ref !== null && this.#framer !== null && atBoundary) {
+      const last = ending.ending(record);
+      this.tape?.end(last); // followers get the same ending (a detached stream's client is gone: only they do)
+      res.end(last);
+    } else {
+      this.tape?.end();
+      res.end();
     }
-    // One end call with the terminal event: its bytes and the last chunk leave in one write.
-    const ending = ref !== null && framing !== 'none' && atBoundary ? terminalEvent(framing, ref.sessionId, ref.messageId, reason) : undefined;
-    this.tape?.end(ending); // followers get the same ending (a detached stream's client is gone: only they do)
-    res.end(ending);
     const timer = setTimeout(() => res.destroy(), endGraceMs);
     void this.#closed.then(() => clearTimeout(timer));
   }

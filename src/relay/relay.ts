@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
 import type { Coordinator } from '../cancel/coordinator.ts';
 import { isValidId, type StreamRef } from '../cancel/keys.ts';
-import { routeMatches, type Config } from '../config.ts';
+import { forcedDialect, routeMatches, type Config } from '../config.ts';
 import { StoplineError } from '../errors.ts';
 import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
@@ -17,6 +17,8 @@ import { eventSource, position, type Resumer } from '../resume/resume-api.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
+import { requestShape } from './dialects/detect.ts';
+import { StreamEnding } from './dialects/ending.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 import { Framer, framingOf } from './framing.ts';
 
@@ -99,10 +101,11 @@ export class Relay {
     }
     if (this.draining) throw new StoplineError('shutting_down', 'This replica is shutting down; retry on another');
     if (this.#registry.size >= this.#c.maxStreams) throw new StoplineError('too_many_streams', `This replica already holds ${this.#c.maxStreams} streams`);
-    this.#forward(req, res, { sessionId, messageId }, body);
+    const ending = new StreamEnding(requestShape(path, json), forcedDialect(this.#c.dialectRoutes, method, path));
+    this.#forward(req, res, { sessionId, messageId }, body, ending);
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined): void {
+  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined, ending?: StreamEnding): void {
     const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
     const span = ref === null ? untracedStream : this.#tracing.stream(ref.sessionId, ref.messageId);
     // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
@@ -113,6 +116,7 @@ export class Relay {
       x.resumable = routeMatches(resume.routes, req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
       x.eventSource = x.resumable && eventSource(req);
     }
+    if (ending !== undefined) x.endsAs(ending);
     span.run(() => this.#dispatch(req, x, ref, ids, body));
   }
 
@@ -167,7 +171,7 @@ export class Relay {
     x.span.end(outcome, x.chunks, x.bytes);
     this.#m.relayed.chunks += x.chunks;
     this.#m.relayed.bytes += x.bytes;
-    this.#m.streamsTotal.inc({ outcome });
+    this.#m.streamsTotal.inc({ outcome, dialect: x.dialect });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);
     if (x.tape !== null) this.hub?.ended(x.tape, outcome);
