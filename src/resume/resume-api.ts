@@ -62,15 +62,7 @@ export class Resumer {
     if (!isValidId(sessionId)) { res.writeHead(204).end(); return; }
     const local = this.#hub.live(sessionId);
     if (local !== undefined) { this.#serve(req, res, local.ref, { offset: 0, ids: eventSource(req) }, 'local'); return; }
-    let streams;
-    try {
-      streams = await this.#store.get(sessionId);
-    } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
-      this.#count('unavailable', 'peer');
-      throw new StoplineError('owner_unavailable', 'Redis cannot be reached to find this session\'s stream; retry', { cause: err });
-    }
-    const s = streams.at(-1);
+    const s = (await this.#lookup(() => this.#store.get(sessionId))).at(-1);
     if (s === undefined || s.owner === this.#c.nodeId) { res.writeHead(204).end(); return; }
     await this.#remote(req, res, s.owner, { sessionId, messageId: s.messageId }, { offset: 0, ids: eventSource(req) });
   }
@@ -79,19 +71,23 @@ export class Resumer {
   async follow(req: IncomingMessage, res: ServerResponse, ref: StreamRef, offset: number): Promise<void> {
     const at = { offset, ids: eventSource(req) };
     if (this.#hub.get(ref) !== undefined) { this.#serve(req, res, ref, at, 'local'); return; }
-    let owner: string | null;
-    try {
-      owner = await this.#owner(ref);
-    } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
-      this.#count('unavailable', 'peer');
-      throw new StoplineError('owner_unavailable', 'Redis cannot be reached to find the replica holding this stream; retry', { cause: err });
-    }
+    const owner = await this.#lookup(() => this.#owner(ref));
     if (owner === null || owner === this.#c.nodeId) {
       this.#count('not_found', 'local');
       throw new StoplineError('not_found', `No resumable stream with session "${ref.sessionId}" and message "${ref.messageId}"`);
     }
     await this.#remote(req, res, owner, ref, at);
+  }
+
+  /** A lookup in Redis; Redis unusable: 503 with Retry-After (the owner cannot be found). */
+  async #lookup<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      this.#count('unavailable', 'peer');
+      throw new StoplineError('owner_unavailable', 'Redis cannot be reached to find the replica holding this stream; retry', { cause: err });
+    }
   }
 
   /** One Redis round trip for a live stream (its registration names the owner), one more for a finished one. */
