@@ -2,6 +2,7 @@
 // main.ts is the only reader of process.env; everything else receives a Config.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { parseResumeSettings, type ResumeSettings } from './resume/settings.ts';
 import { dialectNames, type DialectName } from './relay/dialects/dialect.ts';
 
 export type CancelMode = 'push' | 'poll' | 'per-chunk';
@@ -60,6 +61,8 @@ export interface Config {
   readonly redisCaFile: string | undefined;
   /** The upstream sees the client's Host (as sidecars do); false: the upstream's own, and redirects are mapped back. */
   readonly preserveHost: boolean;
+  /** Resume and followers (src/resume/); null: off. */
+  readonly resume: ResumeSettings | null;
 }
 
 export const defaults = {
@@ -270,6 +273,8 @@ export function loadConfig(env: Env): Config {
   const redisCaFile = opt('STOPLINE_REDIS_CA_FILE');
   if (redisCaFile !== undefined && !existsSync(redisCaFile)) bad('STOPLINE_REDIS_CA_FILE', redisCaFile, 'expected a readable PEM file');
 
+  const resume = parseResumeSettings({ opt, int, bad, routes });
+
   const config: Config = {
     listen,
     adminListen,
@@ -306,6 +311,7 @@ export function loadConfig(env: Env): Config {
     subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
     redisCaFile,
     preserveHost: preserveHostRaw !== 'false',
+    resume,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

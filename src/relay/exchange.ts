@@ -2,13 +2,14 @@
 // by chunk. This is the hot path: onResponseData writes the chunk and, when the client's socket is full, pauses
 // the upstream until 'drain'. No Redis call, no log line; per chunk, one pooled buffer (the chunk framed for the
 // client) and, when an event is split across chunks, a subarray view.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
+import type { Tape } from '../resume/tape.ts';
 import type { StopResult } from '../streams/registry.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
 import type { DialectName } from './dialects/dialect.ts';
@@ -21,8 +22,12 @@ export type StopReason = 'cancelled' | 'shutdown';
 
 /** What an exchange reports to the rest of stopline; the relay supplies it. */
 export interface ExchangeHooks {
-  /** The response turned out to be a stream: it is now a tracked stream, unless this answers false. */
-  streamStarted(x: Exchange): boolean;
+  /** The response is a stream: may it be tracked? (A request that did not start a stream is registered now.) */
+  adopt(x: Exchange): boolean;
+  /** The response turned out to be a stream: it is now a tracked stream (its head as the client gets it). */
+  streamStarted(x: Exchange, status: number, headers: OutgoingHttpHeaders): void;
+  /** A resumable stream's client went away: true when the generation runs on detached (see src/resume/hub.ts). */
+  detached?: (x: Exchange) => boolean;
   /** A tracked candidate whose response was not a stream: forget it. */
   notAStream(x: Exchange): void;
   /**
@@ -83,6 +88,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** This stream's chunks and bytes (its span; the replica's counters are summed from these). */
   chunks = 0;
   bytes = 0;
+  /** On a resume route: whether this stream keeps its output for followers, and where (src/resume/). */
+  resumable = false;
+  /** On a resume route, the client is an EventSource (it gets `id:` blocks to reconnect with). */
+  eventSource = false;
+  tape: Tape | null = null;
 
   readonly span: StreamTrace;
 
@@ -134,7 +144,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const kind = encoded ? 'none' : declared;
     const isStream = this.ref !== null && statusCode < 300 && statusCode >= 200 &&
       (declared !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding']))) &&
-      this.#hooks.streamStarted(this);
+      this.#hooks.adopt(this);
     if (isStream) {
       this.#tracked = true;
       // An encoded stream has no dialect ending to write (it would land inside the compressed body): its ending is none.
@@ -145,6 +155,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // stopped one still ends cleanly instead of leaving the client waiting for the declared bytes.
       delete out['content-length'];
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
+      this.#hooks.streamStarted(this, statusCode, out);
     } else if (this.ref !== null) {
       this.#forgotten = true;
       this.#hooks.notAStream(this);
@@ -209,6 +220,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#outcome = 'completed';
     this.#flushHeld();
+    this.tape?.end();
     this.#res.end();
     this.#report('completed');
   }
@@ -219,6 +231,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#outcome = 'upstream_error';
+    this.tape?.fail();
     const res = this.#res;
     if (!res.headersSent) {
       const e = upstreamError(err);
@@ -263,6 +276,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // stream's ending see the piece (and keep a reference to it: no copy, no parse).
     const ending = this.#ending;
     if (ending !== null && ending.watching) ending.see(chunk);
+    // A resumable stream keeps a reference to what its client is sent; once that client is gone, only that.
+    const tape = this.tape;
+    if (tape !== null) {
+      tape.append(chunk);
+      if (tape.detached) return true;
+      // An EventSource client on a resume route: an `id:` block after the piece, for its reconnect's Last-Event-ID.
+      const id = tape.idAfter(chunk);
+      if (id !== null) chunk = Buffer.concat([chunk, id]);
+    }
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;
@@ -377,12 +399,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#closed.then(() => 'stopped');
   }
 
+  /** A detached stream that had no follower for its window: the upstream is aborted, as if its client just left. */
+  abandon(): void {
+    if (this.#outcome !== null) return;
+    this.#outcome = 'client_disconnected';
+    this.#controller?.abort(new Error('stopline: client disconnected'));
+    this.#report('client_disconnected');
+  }
+
   /** Ends the client's response for a stop, then aborts the upstream request. */
   #endStop(reason: StopReason): void {
     this.#finishing = null;
     if (this.#finishTimer !== null) { clearTimeout(this.#finishTimer); this.#finishTimer = null; }
     const res = this.#res;
-    if (!res.destroyed && !res.writableEnded) this.#end(res, reason);
+    if ((!res.destroyed && !res.writableEnded) || this.tape?.detached === true) this.#end(res, reason);
     // The upstream is aborted once the client's end is on its socket: the abort (undici erroring the request and
     // destroying its socket) takes a few hundred microseconds under load, and the client need not wait for it.
     // Nothing of the upstream's can reach the client in between: the outcome is set, and this is one synchronous step.
@@ -420,8 +450,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
       res.end(ref === null ? undefined : early.body);
     } else if (ref !== null && this.#framer !== null && atBoundary) {
-      res.end(ending.ending(record));
+      const last = ending.ending(record);
+      this.tape?.end(last); // followers get the same ending (a detached stream's client is gone: only they do)
+      res.end(last);
     } else {
+      this.tape?.end();
       res.end();
     }
     const timer = setTimeout(() => res.destroy(), endGraceMs);
@@ -438,7 +471,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#socketDrainWanted) { this.#socketDrainWanted = false; this.#socket?.off('drain', this.#onSocketDrain); }
     this.#socket = null;
     if (this.#finishing !== null) this.#endStop(this.#finishing); // the client left inside the event
-    if (this.#outcome === null) {
+    if (this.#outcome === null && this.tape !== null && this.#hooks.detached?.(this) === true) {
+      // A resumable stream runs on for its followers: the upstream goes on at its own pace from here.
+      if (this.#controller?.paused === true) this.#controller.resume();
+    } else if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';
       this.#controller?.abort(new Error('stopline: client disconnected'));

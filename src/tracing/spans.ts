@@ -21,12 +21,14 @@ export interface Tracing {
   readonly enabled: boolean;
   stream(sessionId: string, messageId: string): StreamTrace;
   cancel(sessionId: string, messageId: string | undefined): CancelTrace;
+  /** A resume or follow of a stream: its own span, linked to the stream's. */
+  resume(sessionId: string, messageId: string): CancelTrace;
 }
 
 /** The span of an exchange that is no stream, and of every stream when tracing is off: does nothing. */
 export const untracedStream: StreamTrace = { traceparent: '', end() {}, run: (fn) => fn() };
 const noopCancel: CancelTrace = { link() {}, end() {}, run: (fn) => fn() };
-export const tracingOff: Tracing = { enabled: false, stream: () => untracedStream, cancel: () => noopCancel };
+export const tracingOff: Tracing = { enabled: false, stream: () => untracedStream, cancel: () => noopCancel, resume: () => noopCancel };
 
 /** W3C traceparent "00-<trace id>-<span id>-<flags>" to a remote span context, or null. */
 export function parseTraceparent(tp: string): SpanContext | null {
@@ -57,19 +59,22 @@ export function createTracing(nodeId: string): Tracing {
         run: within(span),
       };
     },
-    cancel(sessionId, messageId) {
-      const span = tracer.startSpan('stopline.cancel', { kind: SpanKind.INTERNAL, attributes: { 'stopline.session_id': sessionId, ...(messageId !== undefined ? { 'stopline.message_id': messageId } : {}), 'stopline.node': nodeId } });
-      return {
-        link(traceparent) {
-          const linked = parseTraceparent(traceparent);
-          if (linked !== null) span.addLink({ context: linked, attributes: { 'stopline.link': 'stream' } });
-        },
-        end(outcome) {
-          span.setAttribute('stopline.outcome', outcome);
-          span.end();
-        },
-        run: within(span),
-      };
-    },
+    cancel(sessionId, messageId) { return linked('stopline.cancel', sessionId, messageId); },
+    resume(sessionId, messageId) { return linked('stopline.resume', sessionId, messageId); },
   };
+
+  function linked(name: string, sessionId: string, messageId: string | undefined): CancelTrace {
+    const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: { 'stopline.session_id': sessionId, ...(messageId !== undefined ? { 'stopline.message_id': messageId } : {}), 'stopline.node': nodeId } });
+    return {
+      link(traceparent) {
+        const linked = parseTraceparent(traceparent);
+        if (linked !== null) span.addLink({ context: linked, attributes: { 'stopline.link': 'stream' } });
+      },
+      end(outcome) {
+        span.setAttribute('stopline.outcome', outcome);
+        span.end();
+      },
+      run: within(span),
+    };
+  }
 }
