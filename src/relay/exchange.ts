@@ -26,6 +26,8 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
+  /** The upstream request failed (unreachable, timed out, reset): reported, rate limited. */
+  upstreamFailed?: (e: ReturnType<typeof upstreamError>) => void;
 }
 
 /** A client's stop, written when no response head was sent yet: a stream with only the terminal event. */
@@ -159,8 +161,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#outcome !== null) return; // our own abort, or the client already gone
     this.#outcome = 'upstream_error';
     const res = this.#res;
+    const e = upstreamError(err);
+    this.#hooks.upstreamFailed?.(e);
     if (!res.headersSent) {
-      const e = upstreamError(err);
       const body = JSON.stringify({ error: e.code, message: e.message });
       res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);

@@ -11,6 +11,7 @@ import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
 import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
+import { upstreamFailureLog } from './upstream-failures.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
@@ -48,6 +49,7 @@ export class Relay {
     this.#upstreamHost = config.upstream.host;
     this.#hooks = {
       firstByte: (s) => metrics.firstByte.observe(s),
+      upstreamFailed: upstreamFailureLog(log, config.upstream.origin),
       streamStarted: () => {},
       notAStream: (x) => {
         if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
