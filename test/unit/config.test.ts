@@ -69,3 +69,8 @@ test('id sources, including nested JSON fields', () => {
 test('the key prefix cannot hold hash-tag braces', () => {
   assert.throws(() => loadConfig({ STOPLINE_REDIS_PREFIX: 'a{b}' }), /STOPLINE_REDIS_PREFIX/);
 });
+
+test('STOPLINE_MAX_STREAMS stops at what has been measured to work (50,000 streams per replica)', () => {
+  assert.equal(loadConfig({ STOPLINE_MAX_STREAMS: '50000' }).maxStreams, 50_000);
+  assert.throws(() => loadConfig({ STOPLINE_MAX_STREAMS: '50001' }), /Invalid STOPLINE_MAX_STREAMS="50001": expected a whole number from 1 to 50000/);
+});
