@@ -157,6 +157,11 @@ test('Redis cost of a stream in push mode does not grow with its chunks', async 
       const s = stream(`${solo.url}/api/chat/stream?chunks=${chunks}&interval=0`, { body: body(`cost-${id}`, id) });
       assert.equal((await s.result).complete, true);
       await until('finish recorded', async () => (await checker.exists(`stopline:{cost-${id}}:d:${id}`)) === 1);
+      // MONITOR's lines reach this process some time after Redis ran the commands: a marker sent after the finish
+      // was recorded, once seen, says every earlier line has arrived.
+      const marker = `marker-${id}`;
+      await checker.echo(marker);
+      await until('MONITOR caught up', () => seen.some((l) => l.includes(marker)));
       const sent = new Map<string, number>();
       for (const line of seen) {
         const m = /^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);

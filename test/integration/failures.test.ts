@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeProblem } from '../../src/node-check.ts';
@@ -31,13 +31,16 @@ test('the entry point imports nothing before the version check', () => {
 });
 
 test('npm start before npm run build says to build', () => {
+  // npm runs `prestart` before `start`; here in a directory without dist/.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
   const dir = mkdtempSync(join(tmpdir(), 'stopline-start-'));
   try {
-    mkdirSync(join(dir, 'scripts'));
-    copyFileSync(new URL('../../scripts/start.sh', import.meta.url), join(dir, 'scripts', 'start.sh'));
-    const r = spawnSync('sh', [join(dir, 'scripts', 'start.sh')], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', pkg.scripts.prestart!], { cwd: dir, encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'stopline: dist/ is not built; run: npm run build\n');
+    mkdirSync(join(dir, 'dist'));
+    writeFileSync(join(dir, 'dist', 'main.js'), '');
+    assert.equal(spawnSync('sh', ['-c', pkg.scripts.prestart!], { cwd: dir }).status, 0, 'built: start goes on');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
