@@ -40,6 +40,8 @@ export interface ExchangeHooks {
   firstByte(seconds: number): void;
   /** Set when the upstream gets its own Host: maps the response's redirects back to the client's host. */
   mapHeaders?: (req: IncomingMessage, out: Record<string, string | string[]>) => void;
+  /** The upstream request failed (unreachable, timed out, reset): reported, rate limited. */
+  upstreamFailed?: (e: ReturnType<typeof upstreamError>) => void;
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -233,8 +235,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#outcome = 'upstream_error';
     this.tape?.fail();
     const res = this.#res;
+    const e = upstreamError(err);
+    this.#hooks.upstreamFailed?.(e);
     if (!res.headersSent) {
-      const e = upstreamError(err);
       const body = JSON.stringify({ error: e.code, message: e.message });
       res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);

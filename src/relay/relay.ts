@@ -11,6 +11,7 @@ import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { mapLocations, upstreamRequestHeaders } from '../http/headers.ts';
 import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
+import { upstreamFailureLog } from './upstream-failures.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Hub } from '../resume/hub.ts';
 import { eventSource, position, type Resumer } from '../resume/resume-api.ts';
@@ -84,6 +85,7 @@ export class Relay {
       firstByte: (s) => metrics.firstByte.observe(s),
       ...(config.preserveHost ? {} : { mapHeaders: (req, out) => mapLocations(out, config.upstream.origin, req) }),
       adopt: (x) => this.#adopt(x as Exchange & { ref: StreamRef }),
+      upstreamFailed: upstreamFailureLog(log, config.upstream.origin),
       streamStarted: (x, status, headers) => {
         if (!x.resumable || this.hub === null || x.ref === null) return;
         const tape = x.tape = this.hub.open(x.ref, status, headers, x.trace);
