@@ -20,6 +20,7 @@ const closeGraceMs = 5_000;
 
 /** The open tunnels of this replica: what shutdown waits for, then closes. */
 export class Tunnels {
+  readonly name = 'tunnels';
   /** Each tunnel's client socket, with its upstream socket. */
   readonly #open = new Map<Duplex, Duplex>();
   #idle: PromiseWithResolvers<void> | null = null;

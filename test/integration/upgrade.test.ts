@@ -148,3 +148,27 @@ test('closing the replica closes its open tunnels', async () => {
   await r.close();
   await closed;
 });
+
+// The drain waits for tunnels too: an open WebSocket keeps working after the drain began, the drain ends once it
+// closes (well before the drain timeout), and a socket still open at the deadline is cut then.
+test('a drain lets an open WebSocket go on until it closes, and cuts one still open at its deadline', async () => {
+  const r = await startReplica({ STOPLINE_UPSTREAM: upstreamUrl, STOPLINE_REDIS_URL: redis.url, STOPLINE_NODE_ID: 'ws-drain', STOPLINE_DRAIN_TIMEOUT_S: '600' });
+  const { client } = await open(r, '/ws/drain');
+  let drained = false;
+  const drain = r.app.drain().then(() => { drained = true; });
+  await until('the replica is draining', async () => metric(await r.metrics().catch(() => ''), 'stopline_draining') === 1);
+  client.send('still here');
+  const [echo] = await next(client);
+  assert.equal(echo.toString(), 'still here', 'the tunnel works during the drain');
+  assert.equal(drained, false, 'the drain waits for the open tunnel');
+  client.close(1000, 'done');
+  await drain;
+  assert.equal(r.app.config.drainTimeoutS, 600, 'ended by the socket closing, not by the deadline');
+
+  const short = await startReplica({ STOPLINE_UPSTREAM: upstreamUrl, STOPLINE_REDIS_URL: redis.url, STOPLINE_NODE_ID: 'ws-cut', STOPLINE_DRAIN_TIMEOUT_S: '0' });
+  const held = await open(short, '/ws/held');
+  const closedEvent = once(held.client, 'close');
+  await short.app.drain();
+  const [code] = await closedEvent as [number];
+  assert.equal(code, 1006, 'cut at the deadline: no close frame');
+});
