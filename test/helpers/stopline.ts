@@ -40,6 +40,12 @@ export async function subscribed(replicas: readonly Replica[], what = 'subscribe
   for (const r of replicas) await until(what, async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
 }
 
+/** Resolves once every replica's Redis command connection is ready and its circuit closed (stopline_redis_up 1):
+ * from then on a cancel it receives reaches Redis instead of being answered degraded. */
+export async function redisReady(replicas: readonly Replica[]): Promise<void> {
+  for (const r of replicas) await until('redis up', async () => metric(await r.metrics(), 'stopline_redis_up') === 1);
+}
+
 /**
  * The sum of the samples in Prometheus text that have these labels (others may vary), e.g.
  * metric(text, 'stopline_streams_total', {outcome: 'cancelled'}) counts the cancelled streams of every dialect.

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandStats } from '../helpers/redis.ts';
 import { upstreamAndRedis } from '../helpers/scenarios.ts';
-import { startReplica, metric, subscribed, type Replica } from '../helpers/stopline.ts';
+import { startReplica, metric, redisReady, subscribed, type Replica } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 
 const fx = upstreamAndRedis();
@@ -13,7 +13,10 @@ const body = (session_id: string, message_id: string) => JSON.stringify({ sessio
 
 async function pair(mode: string, prefix: string): Promise<[Replica, Replica]> {
   const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_CANCEL_MODE: mode, STOPLINE_POLL_INTERVAL_MS: '100', STOPLINE_REDIS_PREFIX: prefix, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
-  return [await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-a` }), await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-b` })];
+  const replicas: [Replica, Replica] = [await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-a` }), await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-b` })];
+  // A replica answers a cancel `degraded` until its Redis connection is ready: the tests start once both are.
+  await redisReady(replicas);
+  return replicas;
 }
 
 describe('poll mode', () => {
