@@ -87,7 +87,7 @@ interface PanelSpec {
 }
 
 /** What the SDK's panel builders (timeseries, stat, state timeline) have in common. */
-interface PanelBuilder extends cog.Builder<Panel> {
+interface AnyPanelBuilder extends cog.Builder<Panel> {
   id(id: number): unknown;
   title(title: string): unknown;
   description(description: string): unknown;
@@ -120,8 +120,8 @@ class Layout {
   }
 }
 
-function panel(id: number, spec: PanelSpec): PanelBuilder {
-  const b = kind(spec);
+function panel(id: number, spec: PanelSpec): AnyPanelBuilder {
+  const b = panelOfKind(spec);
   b.id(id);
   b.title(spec.title);
   b.description(spec.description);
@@ -142,7 +142,7 @@ function panel(id: number, spec: PanelSpec): PanelBuilder {
 const legend = () => new VizLegendOptionsBuilder().displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).showLegend(true).calcs([]);
 
 /** The panel type's own options: how a stat reduces, how a graph draws, how a timeline shows states. */
-function kind(spec: PanelSpec): PanelBuilder {
+function panelOfKind(spec: PanelSpec): AnyPanelBuilder {
   switch (spec.kind) {
     case 'stat':
       return new stat.PanelBuilder()
