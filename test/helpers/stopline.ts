@@ -1,4 +1,8 @@
 // stopline replicas for tests: in-process (createApp on port 0) or as a real process (the built entry point).
+import { once } from 'node:events';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
@@ -50,4 +54,24 @@ export function metric(text: string, name: string, labels: Record<string, string
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
   }
   return sum;
+}
+
+/**
+ * For one test file: a replica in front of a small upstream made of `handler` (started before the file's tests,
+ * both closed after). Read `.sl` inside tests.
+ */
+export function replicaBefore(handler: RequestListener, env: Record<string, string> = {}): { readonly sl: Replica } {
+  const f = {} as { sl: Replica; http: Server };
+  before(async () => {
+    f.http = createServer(handler);
+    f.http.listen(0, '127.0.0.1');
+    await once(f.http, 'listening');
+    f.sl = await startReplica({ STOPLINE_UPSTREAM: `http://127.0.0.1:${(f.http.address() as AddressInfo).port}`, ...env });
+  });
+  after(async () => {
+    await f.sl.close();
+    f.http.closeAllConnections();
+    f.http.close();
+  });
+  return f;
 }
