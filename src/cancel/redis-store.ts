@@ -144,7 +144,7 @@ export class RedisStore implements CancelStore {
   }
 
   async ping(): Promise<void> {
-    await this.#client.call('ping', (c) => c.ping());
+    await this.#client.probe(); // a write with a TTL: fails when Redis refuses writes, unlike PING
   }
 
   outcome(ref: StreamRef): Promise<string | null> {
