@@ -143,7 +143,9 @@ export function loadConfig(env: Env): Config {
   }
 
   const password = opt('STOPLINE_REDIS_PASSWORD');
-  const tls = opt('STOPLINE_REDIS_TLS') === 'true';
+  const tlsRaw = opt('STOPLINE_REDIS_TLS');
+  const tls = tlsRaw !== undefined && /^(true|yes|on|1)$/i.test(tlsRaw);
+  if (tlsRaw !== undefined && !tls && !/^(false|no|off|0)$/i.test(tlsRaw)) bad('STOPLINE_REDIS_TLS', tlsRaw, 'expected true or false (also yes/no, on/off, 1/0)');
   let redis: RedisConfig = { mode: 'memory' };
   const url = opt('STOPLINE_REDIS_URL');
   const sentinels = opt('STOPLINE_REDIS_SENTINELS');
@@ -283,6 +285,10 @@ export function loadConfig(env: Env): Config {
     subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
     redisCaFile,
   };
+  // Registrations are kept alive by the poll: a tick or two may be missed (a slow Redis, a GC pause) before they expire.
+  if (config.pollIntervalMs * 3 > config.streamTtlS * 1000) {
+    bad('STOPLINE_POLL_INTERVAL_MS', String(config.pollIntervalMs), `expected at most a third of STOPLINE_STREAM_TTL_S (${config.streamTtlS} s), so that the poll keeps registrations alive`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }

@@ -69,3 +69,18 @@ test('id sources, including nested JSON fields', () => {
 test('the key prefix cannot hold hash-tag braces', () => {
   assert.throws(() => loadConfig({ STOPLINE_REDIS_PREFIX: 'a{b}' }), /STOPLINE_REDIS_PREFIX/);
 });
+
+test('STOPLINE_REDIS_TLS takes the usual boolean spellings and refuses anything else in one clear line', () => {
+  const sentinel = { STOPLINE_REDIS_SENTINELS: 's1:26379', STOPLINE_REDIS_SENTINEL_NAME: 'mymaster' };
+  const tls = (v: string) => (loadConfig({ ...sentinel, STOPLINE_REDIS_TLS: v }).redis as { tls: boolean }).tls;
+  for (const v of ['true', 'yes', 'YES', 'on', '1']) assert.equal(tls(v), true, v);
+  for (const v of ['false', 'no', 'off', '0']) assert.equal(tls(v), false, v);
+  assert.throws(() => loadConfig({ ...sentinel, STOPLINE_REDIS_TLS: 'enabled' }), (e: unknown) => e instanceof ConfigError &&
+    /^Invalid STOPLINE_REDIS_TLS="enabled": expected true or false/m.test(e.message));
+});
+
+test('a poll interval that cannot keep the stream TTL alive is refused at start', () => {
+  assert.equal(loadConfig({ STOPLINE_STREAM_TTL_S: '6', STOPLINE_POLL_INTERVAL_MS: '2000' }).pollIntervalMs, 2000);
+  assert.throws(() => loadConfig({ STOPLINE_STREAM_TTL_S: '6', STOPLINE_POLL_INTERVAL_MS: '2001' }), (e: unknown) => e instanceof ConfigError &&
+    /^Invalid STOPLINE_POLL_INTERVAL_MS="2001": expected at most a third of STOPLINE_STREAM_TTL_S \(6 s\)/m.test(e.message));
+});
