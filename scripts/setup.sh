@@ -1,6 +1,7 @@
 #!/usr/bin/env sh
 # What the test suite needs beyond Node: the real components the tests start (redis-server and redis-sentinel,
-# prometheus and promtool, nginx, chromium, a Python virtualenv with FastAPI), helm built with Go, and a built dist/. Installs only what is missing; Debian
+# prometheus and promtool, nginx, chromium, a Python virtualenv with FastAPI), helm and the chart linters built with
+# Go (scripts/install-ship-tools.sh), and a built dist/. Installs only what is missing; Debian
 # packages need root (apt-get), as on CI.
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,4 +28,7 @@ fi
 # the FastAPI service the end-to-end tests stand stopline beside (a virtualenv from PyPI; fast when present)
 sh test/fixtures/fastapi_app/setup.sh
 if [ -z "${HELM:-}" ]; then HELM=$(sh scripts/install-helm.sh); export HELM; fi
+# the chart and image linters of test/ship/ (kubeconform and its schemas, kustomize, helm-unittest, hadolint), cached
+# outside the repository; fast when present
+sh scripts/install-ship-tools.sh >/dev/null
 sh scripts/build.sh

@@ -9,15 +9,17 @@ import { MemoryStore } from './cancel/memory-store.ts';
 import { PeerClient, peerEndpoint } from './cancel/peers.ts';
 import { RedisClient } from './cancel/redis-client.ts';
 import { RedisStore } from './cancel/redis-store.ts';
-import type { CancelStore } from './cancel/store.ts';
+import { heartbeatTtlMs, type CancelStore } from './cancel/store.ts';
 import type { Config } from './config.ts';
 import { CancelAuth, RateLimiter } from './http/cancel-auth.ts';
+import { InFlight } from './http/in-flight.ts';
 import { createDataServer } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './observability/metrics.ts';
 import type { Exchange } from './relay/exchange.ts';
 import { Relay } from './relay/relay.ts';
 import { createUpstream } from './relay/upstream.ts';
+import { beforeAbort, deadlines, drained, sizes, type Deadlines, type Drainable } from './shutdown.ts';
 import { Registry } from './streams/registry.ts';
 import { createTracing } from './tracing/spans.ts';
 import { version } from './version.ts';
@@ -27,8 +29,11 @@ export interface App {
   readonly log: Logger;
   /** Listens on both ports; resolves with the ports actually bound (useful with port 0). */
   start(): Promise<{ port: number; adminPort: number }>;
-  /** SIGTERM: stop taking new streams, let live ones finish up to the drain timeout, then stop them; then close. */
-  drain(): Promise<void>;
+  /**
+   * SIGTERM: stop taking new streams, let every in-flight exchange finish up to the drain deadline, then stop the
+   * tracked streams with their ending and cut the rest; then close (src/shutdown.ts has the order).
+   */
+  drain(d?: Deadlines): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,10 +45,10 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   let redis: RedisClient | null = null;
   let store: CancelStore;
   if (config.redis.mode === 'memory') {
-    store = new MemoryStore(config.streamTtlS);
+    store = new MemoryStore(config.streamTtlS, heartbeatTtlMs(config.pollIntervalMs));
   } else {
     redis = new RedisClient(config, metrics, log);
-    store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push');
+    store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push', heartbeatTtlMs(config.pollIntervalMs));
   }
   const coordinator = new Coordinator(config, store, registry, metrics, log);
   coordinator.peers = new PeerClient(config, log);
@@ -67,6 +72,10 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   const state = { draining: false };
   const server = createDataServer(config, relay, coordinator, metrics, log, auth, new RateLimiter(config.cancelRatePerS));
   const admin = createAdminServer(config, metrics, state, log, { handle: peerEndpoint(config, coordinator) });
+  const inFlight = new InFlight(server);
+  const streams: Drainable = { name: 'streams', get size() { return registry.size; }, idle: () => registry.idle(), closeAll: () => relay.stopAll() };
+  // In this order past the deadline: the streams' endings are written before the rest is cut.
+  const drainables: Drainable[] = [streams, inFlight];
   let closed = false;
 
   const listen = async (s: typeof server, host: string, port: number): Promise<number> => {
@@ -88,27 +97,23 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
       log.info('stopline listening', { port, adminPort, upstream: config.upstream.origin, mode: config.cancelMode, redis: config.redis.mode });
       return { port, adminPort };
     },
-    async drain() {
+    async drain(d = deadlines(config.drainTimeoutS * 1000)) {
       if (state.draining) return;
       state.draining = true;
       relay.draining = true;
       metrics.draining.set(1);
-      log.info('draining', { streams: registry.size, timeoutS: config.drainTimeoutS });
-      // New connections are refused from here; live streams go on until they end or the deadline passes.
+      inFlight.drain();
+      log.info('draining', { ...sizes(drainables), timeoutS: config.drainTimeoutS });
+      // New connections are refused from here (server.close() also closes the idle kept-alive ones); what is in
+      // flight goes on until it ends or the deadline passes.
       server.close();
       server.closeIdleConnections();
-      const deadline = AbortSignal.timeout(config.drainTimeoutS * 1000);
-      while (registry.size > 0 && !deadline.aborted) {
-        await Promise.race([
-          Promise.race([...registry.all()].map((x) => x.closed)),
-          once(deadline, 'abort'),
-        ]);
+      if (!await drained(drainables, d.drain)) {
+        log.info('drain deadline reached; ending what is still open', sizes(drainables));
+        for (const x of drainables) x.closeAll();
+        await drained(drainables, d.cut);
       }
-      if (registry.size > 0) {
-        log.info('drain deadline reached; stopping live streams', { streams: registry.size });
-        await Promise.all(relay.stopAll());
-      }
-      await this.close();
+      await beforeAbort(this.close(), d.end);
     },
     async close() {
       if (closed) return;

@@ -2,11 +2,14 @@
 // main.ts is the only reader of process.env; everything else receives a Config.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dialectNames, type DialectName } from './relay/dialects/dialect.ts';
 
 export type CancelMode = 'push' | 'poll' | 'per-chunk';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type IdSource = { readonly kind: 'header' | 'json' | 'query'; readonly name: string; readonly path: readonly string[] };
 export type Route = { readonly method: string; readonly path: string; readonly prefix: boolean };
+/** A route whose streams end in a dialect the operator chose (`auto`: told from each response). */
+export type DialectRoute = { readonly route: Route; readonly dialect: DialectName | 'auto' };
 export type HostPort = { readonly host: string; readonly port: number };
 
 export type RedisConfig =
@@ -29,6 +32,7 @@ export interface Config {
   readonly nodeId: string;
   readonly streamRoutes: readonly Route[];
   readonly cancelRoutes: readonly Route[];
+  readonly dialectRoutes: readonly DialectRoute[];
   readonly sessionIdFrom: readonly IdSource[];
   readonly messageIdFrom: readonly IdSource[];
   readonly cancelMode: CancelMode;
@@ -191,6 +195,18 @@ export function loadConfig(env: Env): Config {
     if (r.path.startsWith('/stopline/')) bad('STOPLINE_CANCEL_ROUTES', r.path, 'paths under /stopline/ are reserved');
   }
 
+  // STOPLINE_DIALECT_ROUTES="POST /v1/chat/completions=openai-chat,POST /api/*=ollama": first match wins.
+  const dialectRoutes: DialectRoute[] = [];
+  const dialectRaw = opt('STOPLINE_DIALECT_ROUTES');
+  for (const part of (dialectRaw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.lastIndexOf('=');
+    const dialect = part.slice(eq + 1).trim();
+    const [route] = eq < 0 ? [] : routes('STOPLINE_DIALECT_ROUTES', part.slice(0, eq).trim());
+    if (eq < 0 || (dialect !== 'auto' && !(dialectNames as readonly string[]).includes(dialect))) {
+      bad('STOPLINE_DIALECT_ROUTES', dialectRaw!, `"${part}" is not "METHOD /path=DIALECT" with DIALECT one of auto, ${dialectNames.join(', ')}`);
+    } else if (route !== undefined) dialectRoutes.push({ route, dialect: dialect as DialectName | 'auto' });
+  }
+
   const sources = (name: string, raw: string): IdSource[] => {
     const out: IdSource[] = [];
     for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -259,6 +275,7 @@ export function loadConfig(env: Env): Config {
     prefix,
     nodeId,
     streamRoutes,
+    dialectRoutes,
     cancelRoutes,
     sessionIdFrom,
     messageIdFrom,
@@ -272,7 +289,8 @@ export function loadConfig(env: Env): Config {
     peerSecret,
     drainTimeoutS: int('STOPLINE_DRAIN_TIMEOUT_S', defaults.drainTimeoutS, 0, 3_600),
     logLevel,
-    maxStreams: int('STOPLINE_MAX_STREAMS', defaults.maxStreams, 1, 1_000_000),
+    // At most what has been measured to work: the poll and Redis at 50,000 live streams on one replica.
+    maxStreams: int('STOPLINE_MAX_STREAMS', defaults.maxStreams, 1, 50_000),
     maxBodyBytes: int('STOPLINE_MAX_BODY_BYTES', defaults.maxBodyBytes, 1_024, 64 * 1024 * 1024),
     upstreamConnectTimeoutMs: int('STOPLINE_UPSTREAM_CONNECT_TIMEOUT_MS', defaults.upstreamConnectTimeoutMs, 1, 600_000),
     upstreamHeadersTimeoutMs: int('STOPLINE_UPSTREAM_HEADERS_TIMEOUT_MS', defaults.upstreamHeadersTimeoutMs, 1, 3_600_000),
@@ -303,6 +321,12 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** The dialect an operator forced for this route, or null (`auto`). */
+export function forcedDialect(routes: readonly DialectRoute[], method: string, path: string): DialectName | null {
+  for (const r of routes) if (routeMatches([r.route], method, path)) return r.dialect === 'auto' ? null : r.dialect;
+  return null;
 }
 
 export function routeMatches(routes: readonly Route[], method: string, path: string): boolean {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // stopline's entry point: environment → configuration → app; signals; exit codes.
 //   exit 0  after a clean drain
-//   exit 1  a second signal during the drain, or a fatal error
+//   exit 1  a second signal during the drain, a shutdown past its deadline, or a fatal error
 //   exit 2  invalid configuration (one line per bad variable on stderr)
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { beforeAbort, onSignals } from './shutdown.ts';
 import { tracingStarted } from './tracing/state.ts';
 
 let config;
@@ -24,30 +25,9 @@ try {
   process.exit(1);
 }
 
-let stopping = false;
-const onSignal = (signal: NodeJS.Signals) => {
-  if (stopping) {
-    // A second signal: the operator wants out now.
-    app.log.warn('second signal: exiting at once', { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  app.log.info('signal received: draining', { signal });
-  app.drain().then(async () => {
-      // Spans still buffered are exported before the end (bounded: 2 s).
-      if (tracingStarted()) await (await import('./tracing/sdk.ts')).stopTracing();
-    }).then(
-    () => {
-      // Every server, connection and timer is closed now, so the process ends by itself with code 0. Should
-      // anything still hold it, say what and exit all the same, after 5 s (this timer does not hold it).
-      process.exitCode = 0;
-      setTimeout(() => {
-        app.log.warn('still open after shutdown; exiting', { resources: process.getActiveResourcesInfo() });
-        process.exit(0);
-      }, 5_000).unref();
-    },
-    (err: unknown) => { app.log.error('drain failed', { err }); process.exit(1); },
-  );
-};
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
+// Signals: src/shutdown.ts (one deadline from the first signal across every step; a second signal exits at once).
+onSignals(app.log, config.drainTimeoutS * 1000, async (d) => {
+  await app.drain(d);
+  // Spans still buffered are exported before the end (bounded: 2 s, and by the shutdown deadline).
+  if (tracingStarted()) await beforeAbort((await import('./tracing/sdk.ts')).stopTracing(), d.end);
+});

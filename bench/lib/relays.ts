@@ -19,7 +19,7 @@ export async function startHaproxy(bin: string, dir: string, upstreamPort: numbe
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
   const conf = `global
-  maxconn 20000
+  maxconn 9000
 defaults
   mode http
   timeout connect 5s
@@ -31,7 +31,7 @@ frontend bench
   default_backend ai
 backend ai
   http-reuse always
-  server ai1 127.0.0.1:${upstreamPort} maxconn 20000
+  server ai1 127.0.0.1:${upstreamPort} maxconn 9000
 `;
   const confPath = join(dir, 'haproxy.cfg');
   writeFileSync(confPath, conf);

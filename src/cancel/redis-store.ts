@@ -1,12 +1,16 @@
 // The cancel store in Redis. Every decision that touches several keys is one Lua script (lua/, key count in the
 // file name), loaded once with defineCommand (EVALSHA, with the NOSCRIPT fallback ioredis does for us). In push
 // mode the scripts also publish: `cancel` wakes the owner on its node channel, `finish` confirms to the waiters.
+// A cancel for a stream elsewhere is two steps: the session's script (the flag, the truth) and `deliver` into the
+// owner's inbox (its own slot), which is all the owner's poll reads.
 import { readFileSync } from 'node:fs';
-import keySlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import type { Keys, StreamRef } from './keys.ts';
 import type { Connection, RedisClient } from './redis-client.ts';
-import { registerResults, type ActiveStream, type CancelDecision, type CancelStore, type FinishOutcome, type RegisterResult } from './store.ts';
+import {
+  parseDone, registerResults, type ActiveStream, type CancelDecision, type CancelStore, type DoneMarker, type FinishOutcome,
+  type PollResult, type RegisterResult, type Registration,
+} from './store.ts';
 
 type Arg = string | number;
 interface Scripts {
@@ -14,7 +18,8 @@ interface Scripts {
   slCancel(...args: Arg[]): Promise<[string, string?]>;
   slCancelSession(...args: Arg[]): Promise<string[]>;
   slFinish(...args: Arg[]): Promise<number | string[]>;
-  slPoll(numKeys: number, ...args: Arg[]): Promise<[number[], number[]]>;
+  slDeliver(...args: Arg[]): Promise<number>;
+  slPoll(...args: Arg[]): Promise<[number, string[]]>;
 }
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
@@ -24,31 +29,27 @@ export function defineScripts(c: Connection): void {
   c.defineCommand('slCancel', { numberOfKeys: 3, lua: lua('cancel-3') });
   c.defineCommand('slCancelSession', { numberOfKeys: 1, lua: lua('cancel-session-1') });
   c.defineCommand('slFinish', { numberOfKeys: 4, lua: lua('finish-4') });
-  c.defineCommand('slPoll', { lua: lua('poll-n') });
+  c.defineCommand('slDeliver', { numberOfKeys: 2, lua: lua('deliver-2') });
+  c.defineCommand('slPoll', { numberOfKeys: 3, lua: lua('poll-3') });
 }
 
 const scripts = (c: Connection) => c as unknown as Scripts;
 
-/** Indexes of `refs` grouped by the hash slot of their session (the {session id} tag). */
-function bySlot(refs: readonly StreamRef[]): number[][] {
-  const groups = new Map<number, number[]>();
-  refs.forEach((ref, i) => {
-    const slot = keySlot(ref.sessionId);
-    const g = groups.get(slot);
-    if (g === undefined) groups.set(slot, [i]); else g.push(i);
-  });
-  return [...groups.values()];
-}
+/** A poll reads at most this many inbox entries; more wait for the next tick (the bytes per tick stay bounded). */
+const maxReadPerPoll = 1_000;
+/** An inbox holds at most about this many entries (an owner that never polls again leaves no more than this). */
+const maxInbox = 10_000;
 
 function parseLive(messageId: string, value: string): ActiveStream {
-  const tab = value.indexOf('\t');
-  return tab < 0 ? { messageId, owner: value, trace: '' } : { messageId, owner: value.slice(0, tab), trace: value.slice(tab + 1) };
+  const [owner = '', trace = ''] = value.split('\t');
+  return { messageId, owner, trace };
 }
 
 export class RedisStore implements CancelStore {
   readonly #client: RedisClient;
   readonly #keys: Keys;
   readonly #ttl: number;
+  readonly #heartbeatMs: number;
   /** The node channel prefix passed to the scripts; '' when the scripts publish nothing. */
   readonly #publish: string;
   /**
@@ -57,10 +58,11 @@ export class RedisStore implements CancelStore {
    */
   readonly #sharded: boolean;
 
-  constructor(client: RedisClient, keys: Keys, ttlS: number, publish: boolean) {
+  constructor(client: RedisClient, keys: Keys, ttlS: number, publish: boolean, heartbeatMs: number) {
     this.#client = client;
     this.#keys = keys;
     this.#ttl = ttlS;
+    this.#heartbeatMs = heartbeatMs;
     this.#sharded = publish && client.command instanceof Cluster;
     this.#publish = publish && !this.#sharded ? keys.channelPrefix : '';
     defineScripts(client.command);
@@ -71,10 +73,11 @@ export class RedisStore implements CancelStore {
     return this.#client.call('publish', (c) => c.spublish(this.#keys.nodeChannel(node), message)).catch(() => {});
   }
 
-  register(ref: StreamRef, owner: string, trace: string): Promise<RegisterResult> {
+  register(ref: StreamRef, r: Registration): Promise<RegisterResult> {
     const k = this.#keys;
     return this.#client.call('register', async (c) =>
-      registerResults[await scripts(c).slRegister(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref), ref.messageId, `${owner}\t${trace}`, this.#ttl)] ?? 'registered');
+      registerResults[await scripts(c).slRegister(k.live(ref), k.sessionSet(ref.sessionId), k.flag(ref), k.done(ref),
+        ref.messageId, `${r.owner}\t${r.trace}\t${Math.round(r.startedAtMs)}`, this.#ttl, r.again ? '1' : '0')] ?? 'registered');
   }
 
   get(sessionId: string, messageId?: string): Promise<ActiveStream[]> {
@@ -82,7 +85,10 @@ export class RedisStore implements CancelStore {
       const mids = messageId !== undefined ? [messageId] : await c.smembers(this.#keys.sessionSet(sessionId));
       if (mids.length === 0) return [];
       const values = await c.mget(...mids.map((m) => this.#keys.live({ sessionId, messageId: m })));
-      return mids.flatMap((m, i) => (values[i] ? [parseLive(m, values[i]!)] : []));
+      const found = mids.flatMap((m, i) => (values[i] ? [parseLive(m, values[i]!)] : []));
+      const alive = new Map<string, boolean>();
+      await Promise.all([...new Set(found.map((s) => s.owner))].map(async (o) => alive.set(o, (await c.exists(this.#keys.heartbeat(o))) === 1)));
+      return found.filter((s) => alive.get(s.owner) === true);
     });
   }
 
@@ -98,26 +104,37 @@ export class RedisStore implements CancelStore {
     }
   }
 
+  /** Appends cancels to an owner's inbox; resolves with whether the owner's heartbeat is there. */
+  #deliver(c: Connection, owner: string, entries: readonly string[]): Promise<boolean> {
+    return scripts(c).slDeliver(this.#keys.inbox(owner), this.#keys.heartbeat(owner), this.#ttl, maxInbox, ...entries).then((n) => n === 1);
+  }
+
   cancel(ref: StreamRef, waiter: string): Promise<CancelDecision> {
     const k = this.#keys;
     return this.#client.call('cancel', async (c) => {
       const [kind, value] = await scripts(c).slCancel(k.live(ref), k.flag(ref), k.done(ref), waiter, this.#ttl, this.#publish, ref.sessionId, ref.messageId);
-      if (kind === 'live') {
-        const stream = parseLive(ref.messageId, value ?? '');
-        if (this.#sharded) void this.#spublish(stream.owner, `W\t${ref.sessionId}\t${ref.messageId}\t${waiter}`);
-        return { kind, stream };
-      }
-      if (kind === 'done') return { kind, outcome: value ?? 'completed' };
-      return { kind: 'pending' };
+      if (kind === 'done') return { kind, outcome: parseDone(value ?? 'completed').outcome };
+      if (kind !== 'live') return { kind: 'pending' };
+      const stream = parseLive(ref.messageId, value ?? '');
+      if (this.#sharded) void this.#spublish(stream.owner, `W\t${ref.sessionId}\t${ref.messageId}\t${waiter}`);
+      return (await this.#deliver(c, stream.owner, [`${ref.sessionId}\t${ref.messageId}`])) ? { kind, stream } : { kind: 'pending' };
     });
   }
 
-  cancelSession(sessionId: string, waiter: string): Promise<ActiveStream[]> {
+  cancelSession(sessionId: string, waiter: string, beforeMs = 0): Promise<ActiveStream[]> {
     return this.#client.call('cancel', async (c) => {
-      const flat = await scripts(c).slCancelSession(this.#keys.sessionSet(sessionId), this.#keys.base(sessionId), waiter, this.#ttl, this.#publish, sessionId);
+      const flat = await scripts(c).slCancelSession(this.#keys.sessionSet(sessionId), this.#keys.base(sessionId), waiter, this.#ttl, this.#publish, sessionId, Math.round(beforeMs));
+      const byOwner = new Map<string, ActiveStream[]>();
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const s = parseLive(flat[i]!, flat[i + 1]!);
+        const list = byOwner.get(s.owner);
+        if (list === undefined) byOwner.set(s.owner, [s]); else list.push(s);
+        if (this.#sharded) void this.#spublish(s.owner, `W\t${sessionId}\t${s.messageId}\t${waiter}`);
+      }
       const out: ActiveStream[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) out.push(parseLive(flat[i]!, flat[i + 1]!));
-      if (this.#sharded) for (const s of out) void this.#spublish(s.owner, `W\t${sessionId}\t${s.messageId}\t${waiter}`);
+      await Promise.all([...byOwner].map(async ([owner, list]) => {
+        if (await this.#deliver(c, owner, list.map((s) => `${sessionId}\t${s.messageId}`))) out.push(...list);
+      }));
       return out;
     });
   }
@@ -126,28 +143,24 @@ export class RedisStore implements CancelStore {
     return this.#client.call('check', async (c) => (await c.exists(this.#keys.flag(ref))) === 1);
   }
 
-  async poll(refs: readonly StreamRef[], refresh: boolean): Promise<{ cancelled: number[]; missing: number[] }> {
-    if (refs.length === 0) return { cancelled: [], missing: [] };
-    // Standalone and Sentinel: ONE script call for every live stream of this replica. Cluster: a script may only
-    // touch one hash slot, so one call per slot in use (a session's keys share one), all sent at once.
-    const groups = this.#client.command instanceof Cluster ? bySlot(refs) : [refs.map((_, i) => i)];
-    const out = { cancelled: [] as number[], missing: [] as number[] };
-    await Promise.all(groups.map(async (indexes) => {
-      const keys: string[] = [];
-      for (const i of indexes) { const ref = refs[i]!; keys.push(this.#keys.live(ref), this.#keys.sessionSet(ref.sessionId), this.#keys.flag(ref)); }
-      // The poll is off every request path; it may take longer than a request-path call, but never over a second.
-      const [cancelled, missing] = await this.#client.call('poll', (c) => scripts(c).slPoll(keys.length, ...keys, this.#ttl, refresh ? '1' : '0'), 1_000);
-      for (const j of cancelled) out.cancelled.push(indexes[j]!);
-      for (const j of missing) out.missing.push(indexes[j]!);
-    }));
-    return out;
+  async poll(node: string, epoch: string, cursor: string): Promise<PollResult> {
+    const k = this.#keys;
+    // The poll is off every request path; it may take longer than a request-path call, but never over a second.
+    const [lost, flat] = await this.#client.call('poll', (c) =>
+      scripts(c).slPoll(k.heartbeat(node), k.epoch(node), k.inbox(node), epoch, this.#heartbeatMs, this.#ttl, cursor, maxReadPerPoll), 1_000);
+    const cancelled: StreamRef[] = [];
+    let next = lost === 1 ? '0-0' : cursor;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      next = flat[i]!;
+      const tab = flat[i + 1]!.indexOf('\t');
+      if (tab > 0) cancelled.push({ sessionId: flat[i + 1]!.slice(0, tab), messageId: flat[i + 1]!.slice(tab + 1) });
+    }
+    return { lost: lost === 1, cancelled, cursor: next };
   }
 
-  async ping(): Promise<void> {
-    await this.#client.probe(); // a write with a TTL: fails when Redis refuses writes, unlike PING
-  }
-
-  outcome(ref: StreamRef): Promise<string | null> {
-    return this.#client.call('confirm', (c) => c.get(this.#keys.done(ref)));
+  outcomes(sessionId: string, messageIds: readonly string[]): Promise<(DoneMarker | null)[]> {
+    if (messageIds.length === 0) return Promise.resolve([]);
+    return this.#client.call('confirm', async (c) =>
+      (await c.mget(...messageIds.map((m) => this.#keys.done({ sessionId, messageId: m })))).map((v) => (v === null ? null : parseDone(v))));
   }
 }

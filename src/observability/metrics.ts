@@ -1,5 +1,6 @@
 // Every metric stopline exports, built once per app on its own registry. Label values are closed sets, and the
 // children used on hot paths are bound here once, so recording is a plain method call.
+import { dialectNames } from '../relay/dialects/dialect.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const streamOutcomes = ['completed', 'cancelled', 'client_disconnected', 'upstream_error', 'shutdown'] as const;
@@ -37,7 +38,7 @@ export function createMetrics(version: string) {
   const cancelToStop = new Histogram({ name: 'stopline_cancel_to_stop_seconds', help: 'From receipt of a cancel to the owner confirming the stop, on the replica that received it', labelNames: ['path'], buckets: stopBuckets, registers: r });
   const cancelRequests = new Counter({ name: 'stopline_cancel_requests_total', help: 'Cancel requests answered, by outcome', labelNames: ['outcome'], registers: r });
   const streamsActive = new Gauge({ name: 'stopline_streams_active', help: 'Tracked streams live on this replica', registers: r });
-  const streamsTotal = new Counter({ name: 'stopline_streams_total', help: 'Tracked streams ended, by outcome', labelNames: ['outcome'], registers: r });
+  const streamsTotal = new Counter({ name: 'stopline_streams_total', help: 'Tracked streams ended, by outcome and API dialect', labelNames: ['outcome', 'dialect'], registers: r });
   const streamDuration = new Histogram({ name: 'stopline_stream_duration_seconds', help: 'Tracked stream duration, by outcome', labelNames: ['outcome'], buckets: durationBuckets, registers: r });
   // Each stream counts its chunks and bytes in plain integers on the hot path, and nothing else does: a stream that
   // ends adds its counts to `relayed`, and a scrape adds those of the live streams (`relayed.live`, set by the app).
@@ -58,7 +59,7 @@ export function createMetrics(version: string) {
   new Gauge({ name: 'stopline_build_info', help: 'Build information, always 1', labelNames: ['version', 'node_version'], registers: r }).set({ version, node_version: process.versions.node }, 1);
 
   // Series start at zero, so the first increase of each is seen by rate() and increase().
-  for (const o of streamOutcomes) streamsTotal.inc({ outcome: o }, 0);
+  for (const o of streamOutcomes) for (const dialect of dialectNames) streamsTotal.inc({ outcome: o, dialect }, 0);
   for (const o of cancelOutcomes) cancelRequests.inc({ outcome: o }, 0);
   for (const reason of fallbackReasons) fallbacks.inc({ reason }, 0);
   for (const p of cancelPaths) cancelToStop.zero({ path: p });

@@ -9,8 +9,12 @@ import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
+import type { StopResult } from '../streams/registry.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
-import { Framer, framingOf, terminalEvent, type FramingKind } from './framing.ts';
+import type { DialectName } from './dialects/dialect.ts';
+import { noShape } from './dialects/detect.ts';
+import { StreamEnding } from './dialects/ending.ts';
+import { Framer, framingOf } from './framing.ts';
 
 type Controller = Dispatcher.DispatchController;
 export type StopReason = 'cancelled' | 'shutdown';
@@ -21,17 +25,14 @@ export interface ExchangeHooks {
   streamStarted(x: Exchange): void;
   /** A tracked candidate whose response was not a stream: forget it. */
   notAStream(x: Exchange): void;
-  /** A tracked stream ended; the client's response is closed. */
+  /**
+   * A tracked stream's outcome is decided, once: it completed, was stopped, failed or lost its client. Called at that
+   * moment (the response may still be flushing to the client): from here on the stream is not live.
+   */
   streamEnded(x: Exchange, outcome: StreamOutcome): void;
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
-}
-
-/** A client's stop, written when no response head was sent yet: a stream with only the terminal event. */
-function kindForAccept(accept: string | undefined): FramingKind {
-  if (accept !== undefined && /ndjson|jsonl/i.test(accept)) return 'ndjson';
-  return 'sse';
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -55,8 +56,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #socket: Socket | null = null;
   #socketDrainWanted = false;
   #framer: Framer | null = null;
+  /** How this stream ends when stopped, in its API's dialect (see #send for what it sees). */
+  #ending: StreamEnding | null = null;
   #held: Uint8Array[] | null = null;
   #heldBytes = 0;
+  /** The client has part of an event and not its end (an event over maxHeldBytes, forwarded as it comes). */
+  #inEvent = false;
+  /** A stop that came while the client was inside an event: the event is relayed to its end, then the ending. */
+  #finishing: StopReason | null = null;
+  #finishTimer: NodeJS.Timeout | null = null;
   /** Set once: why this exchange ends. Read on the hot path to ignore late upstream events. */
   #outcome: StreamOutcome | null = null;
   #tracked = false;
@@ -64,6 +72,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #forgotten = false;
   #checking = false;
   #queue: Uint8Array[] | null = null;
+  /** Per-chunk mode: the upstream ended while a chunk was under check; the end follows that chunk. */
+  #upstreamEnded = false;
   #closed: Promise<void>;
   #resolveClosed!: () => void;
   /** How the stop reached this replica (pubsub, poll, local, chunk, peer): reported with the confirmation. */
@@ -81,6 +91,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.ref = ref;
     this.span = span;
     this.#extraHeaders = extraHeaders;
+    // The generic ending until the relay gives the request's own (endsAs).
+    if (ref !== null) this.#ending = new StreamEnding(noShape, null);
     this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     res.on('close', this.#onClientClose);
     res.on('drain', this.#onDrain);
@@ -91,7 +103,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   get tracked(): boolean { return this.#tracked; }
   get response(): ServerResponse { return this.#res; }
   get ended(): boolean { return this.#outcome !== null; }
-  get closed(): Promise<void> { return this.#closed; }
+  /** The stream's dialect (the metric label): detected, forced for its route, or implied by its request. */
+  get dialect(): DialectName { return this.#ending?.name ?? 'none'; }
+
+  /** A tracked candidate's ending, with what its request implies and its route forces; set before the upstream is called. */
+  endsAs(ending: StreamEnding): void { this.#ending = ending; }
 
   // ---- undici dispatch handler ----
 
@@ -111,7 +127,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       (kind !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding'])));
     if (isStream) {
       this.#tracked = true;
-      this.#framer = new Framer(kind);
+      this.#framer = new Framer(this.#ending?.started(kind, headers) ?? kind);
       Object.assign(out, this.#extraHeaders);
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
       this.#hooks.streamStarted(this);
@@ -131,7 +147,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#outcome !== null) return;
+    if (this.#outcome !== null) {
+      // Only a stop that waits for the end of an event the client is inside still relays (never the common case).
+      if (this.#finishing !== null) {
+        if (this.#checking) (this.#queue ??= []).push(chunk);
+        else if (!this.#toBoundary(chunk)) controller.pause();
+      }
+      return;
+    }
     if (this.#tracked) {
       this.chunks++;
       this.bytes += chunk.length;
@@ -148,15 +171,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.#outcome !== null) return;
+    // A close-delimited body ends even while the upstream is paused: the chunk under check goes out first.
+    if (this.#checking) { this.#upstreamEnded = true; return; }
+    if (this.#outcome !== null) {
+      // The upstream ended inside the event the client is in: end there (no ending can be written into it).
+      if (this.#finishing !== null) this.#endStop(this.#finishing);
+      return;
+    }
     this.#outcome = 'completed';
-    if (this.#queue !== null) { for (const c of this.#queue) this.#write(c); this.#queue = null; }
     this.#flushHeld();
     this.#res.end();
+    this.#report('completed');
   }
 
   onResponseError(_controller: Controller, err: Error): void {
-    if (this.#outcome !== null) return; // our own abort, or the client already gone
+    if (this.#outcome !== null) { // our own abort, the client already gone, or a stop waiting for an event's end
+      if (this.#finishing !== null) this.#endStop(this.#finishing);
+      return;
+    }
     this.#outcome = 'upstream_error';
     const res = this.#res;
     if (!res.headersSent) {
@@ -169,6 +201,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // a truncated chunked body (or a short Content-Length), which is the truth.
       res.destroy(err);
     }
+    this.#report('upstream_error');
   }
 
   // ---- writing ----
@@ -178,17 +211,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const framer = this.#framer;
     if (framer === null || framer.kind === 'none') return this.#send(chunk);
     const b = framer.boundary(chunk);
-    if (b === chunk.length && this.#held === null) return this.#send(chunk);
-    if (b < 0) { this.#hold(chunk); return true; }
+    if (b === chunk.length && this.#held === null) { this.#inEvent = false; return this.#send(chunk); }
+    if (b < 0) return this.#hold(chunk);
     // The held part of an event and the rest of it leave in one syscall.
     const socket = this.#socket;
     socket?.cork();
-    this.#flushHeld();
-    let ok = b > 0 ? this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) : true;
-    if (b < chunk.length) {
-      this.#hold(chunk.subarray(b));
-      if (this.#heldBytes > maxHeldBytes) ok = this.#flushHeld() && ok;
-    }
+    let ok = this.#flushHeld();
+    if (b > 0) ok = this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) && ok;
+    this.#inEvent = false;
+    if (b < chunk.length) ok = this.#hold(chunk.subarray(b)) && ok;
     socket?.uncork();
     return ok;
   }
@@ -199,6 +230,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * one socket write. The response still writes the last chunk and the trailer at its end.
    */
   #send(chunk: Uint8Array): boolean {
+    // Only while its first event is not yet seen, or for a dialect whose ending needs more than that, does the
+    // stream's ending see the piece (and keep a reference to it: no copy, no parse).
+    const ending = this.#ending;
+    if (ending !== null && ending.watching) ending.see(chunk);
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;
@@ -232,10 +267,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#onDrain();
   };
 
-  #hold(part: Uint8Array): void {
+  /** Holds part of an event; an event grown past maxHeldBytes is forwarded as it comes, and the client is inside it. */
+  #hold(part: Uint8Array): boolean {
     (this.#held ??= []).push(part);
     this.#heldBytes += part.length;
-    if (this.#heldBytes > maxHeldBytes) this.#flushHeld();
+    if (this.#heldBytes <= maxHeldBytes) return true;
+    this.#inEvent = true;
+    return this.#flushHeld();
   }
 
   #flushHeld(): boolean {
@@ -254,13 +292,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     controller.pause();
     const next = (cancelled: boolean) => {
       this.#checking = false;
-      if (this.#outcome !== null) return;
-      if (cancelled) { this.stopVia = 'chunk'; void this.stop('cancelled'); return; }
-      let ok = this.#write(chunk);
+      if (cancelled && this.#outcome === null) { this.stopVia = 'chunk'; void this.stop('cancelled'); }
+      // Stopped: the chunk under check and those behind it are dropped, unless they finish the event the client is in.
+      if (this.#outcome !== null && this.#finishing === null) return;
+      const finishing = this.#finishing !== null;
+      let ok = finishing ? this.#toBoundary(chunk) : this.#write(chunk);
       const queued = this.#queue;
       this.#queue = null;
-      if (queued !== null) for (const c of queued) ok = this.#write(c);
-      if (ok) controller.resume();
+      if (queued !== null) for (const c of queued) ok = (finishing ? this.#toBoundary(c) : this.#write(c)) && ok;
+      if (this.#upstreamEnded) { this.#upstreamEnded = false; this.onResponseEnd(); } else if (ok) controller.resume();
     };
     // A failed check fails open: the chunk goes out (the hook counts the error).
     this.#hooks.checkChunk!(this).then(next, () => next(false));
@@ -268,7 +308,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #onDrain = (): void => {
     const c = this.#controller;
-    if (c !== null && c.paused && !this.#checking && this.#outcome === null) c.resume();
+    if (c !== null && c.paused && !this.#checking && (this.#outcome === null || this.#finishing !== null)) c.resume();
   };
 
   // ---- ending ----
@@ -284,56 +324,97 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /**
    * Stops the exchange: writes the terminal event at an event boundary, ends the client's response cleanly, then
-   * aborts the upstream request (the AI service sees its client go away). Resolves when the client's response is closed.
-   * Idempotent: a second stop gets the same promise.
+   * aborts the upstream request (the AI service sees its client go away). Resolves with what it did once the
+   * client's response is closed; a stream that had already ended some other way answers `already_completed` at once.
+   * Idempotent.
    */
-  stop(reason: StopReason): Promise<void> {
-    if (this.#outcome !== null) return this.#closed;
+  stop(reason: StopReason): Promise<StopResult> {
+    const outcome = this.#outcome;
+    if (outcome !== null) {
+      return outcome === 'cancelled' || outcome === 'shutdown' ? this.#closed.then(() => 'stopped') : Promise.resolve('already_completed');
+    }
     this.#outcome = reason;
+    const res = this.#res;
+    if (this.#inEvent && !res.destroyed && !res.writableEnded) {
+      // The client is inside an event it has in part (one bigger than maxHeldBytes): an ending written now would
+      // land inside it. The event is relayed to its end, then the ending; bounded by endGraceMs, past which the
+      // response ends without one. Decided all the same: the stream is no longer live.
+      this.#finishing = reason;
+      this.#finishTimer = setTimeout(() => this.#endStop(reason), endGraceMs);
+    } else {
+      this.#endStop(reason);
+    }
+    this.#report(reason);
+    return this.#closed.then(() => 'stopped');
+  }
+
+  /** Ends the client's response for a stop, then aborts the upstream request. */
+  #endStop(reason: StopReason): void {
+    this.#finishing = null;
+    if (this.#finishTimer !== null) { clearTimeout(this.#finishTimer); this.#finishTimer = null; }
     const res = this.#res;
     if (!res.destroyed && !res.writableEnded) this.#end(res, reason);
     // The upstream is aborted once the client's end is on its socket: the abort (undici erroring the request and
     // destroying its socket) takes a few hundred microseconds under load, and the client need not wait for it.
     // Nothing of the upstream's can reach the client in between: the outcome is set, and this is one synchronous step.
     this.#controller?.abort(new Error(`stopline: ${reason}`));
-    return this.#closed;
   }
 
-  /** Ends the client's response for a stop: the terminal event at an event boundary, then the end of the body. */
+  /** While a stop waits for the end of the event the client is in: relays up to that end, then ends the response. */
+  #toBoundary(chunk: Uint8Array): boolean {
+    const reason = this.#finishing;
+    if (reason === null) return true;
+    const b = this.#framer!.boundary(chunk);
+    let ok = this.#flushHeld();
+    if (b < 0) return this.#send(chunk) && ok;
+    if (b > 0) ok = this.#send(b === chunk.length ? chunk : chunk.subarray(0, b)) && ok;
+    this.#inEvent = false;
+    this.#endStop(reason);
+    return ok;
+  }
+
+  /** Ends the client's response for a stop: the dialect's ending at an event boundary, then the end of the body. */
   #end(res: ServerResponse, reason: StopReason): void {
     const ref = this.ref;
     this.#queue = null;
-    // A held partial event is never delivered: the client sees whole events, then the terminal one. Only when an
-    // oversized event was already forwarded in part is the client inside an event, and then no terminal event is
-    // written into it.
-    const atBoundary = this.#held !== null || this.#framer === null || this.#framer.atBoundary;
+    // A held partial event is never delivered: the client sees whole events, then the ending. A client inside an
+    // event (one forwarded in part, whose end never came) gets no ending written into it.
+    const atBoundary = !this.#inEvent;
     this.#held = null;
-    const framing = this.#framer?.kind ?? (res.headersSent ? 'none' : kindForAccept(this.#req.headers.accept));
+    this.#heldBytes = 0;
+    const ending = this.#ending ??= new StreamEnding(noShape, null);
+    const record = { reason, session_id: ref?.sessionId ?? '', message_id: ref?.messageId ?? '' };
+    // One end call with the ending: its bytes and the last chunk leave in one write.
     if (!res.headersSent) {
-      res.writeHead(200, {
-        'content-type': framing === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream',
-        'cache-control': 'no-cache',
-        ...this.#extraHeaders,
-      });
+      // Stopped before the upstream answered: a whole stream of the dialect the request implies.
+      const early = ending.early(record, this.#req.headers.accept);
+      res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
+      res.end(ref === null ? undefined : early.body);
+    } else if (ref !== null && this.#framer !== null && atBoundary) {
+      res.end(ending.ending(record));
+    } else {
+      res.end();
     }
-    // One end call with the terminal event: its bytes and the last chunk leave in one write.
-    if (ref !== null && framing !== 'none' && atBoundary) res.end(terminalEvent(framing, ref.sessionId, ref.messageId, reason));
-    else res.end();
     const timer = setTimeout(() => res.destroy(), endGraceMs);
     void this.#closed.then(() => clearTimeout(timer));
+  }
+
+  /** The outcome is decided: a tracked stream (or a candidate that ended before its response) is no longer live. */
+  #report(outcome: StreamOutcome): void {
+    if (this.ref !== null && !this.#forgotten) this.#hooks.streamEnded(this, outcome);
   }
 
   #onClientClose = (): void => {
     this.#res.off('drain', this.#onDrain);
     if (this.#socketDrainWanted) { this.#socketDrainWanted = false; this.#socket?.off('drain', this.#onSocketDrain); }
     this.#socket = null;
+    if (this.#finishing !== null) this.#endStop(this.#finishing); // the client left inside the event
     if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';
       this.#controller?.abort(new Error('stopline: client disconnected'));
+      this.#report('client_disconnected');
     }
-    // A candidate that ended before its response (cancelled, client gone, upstream failed) counts as a stream too.
-    if (this.ref !== null && !this.#forgotten) this.#hooks.streamEnded(this, this.#outcome);
     this.#resolveClosed();
   };
 }

@@ -3,6 +3,10 @@
 // only a chunk that ends inside an event is scanned, with a small state machine that carries over between chunks.
 // Nothing is decoded and nothing is re-chunked.
 
+import type { StopReason } from './dialects/dialect.ts';
+import { generic, noShape } from './dialects/detect.ts';
+
+const noneSeen = { first: [], last: [], all: [] } as const;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -81,13 +85,10 @@ export class Framer {
 const encoder = new TextEncoder();
 
 /**
- * The one event a stopped stream ends with, framed for its kind; empty for streams without framing. The event name
- * is always `stopline.cancelled` (one name for clients to listen to); `reason` says why: `cancelled` for a stop
- * request, `shutdown` for a replica that drained past its deadline.
+ * The generic ending of a stopped stream of this framing (see dialects/generic.ts): `event: stopline.cancelled` for
+ * SSE, a `{"stopline":"cancelled",...}` line for NDJSON, nothing without framing. Streams of a known API dialect end
+ * in that dialect instead (dialects/ending.ts).
  */
-export function terminalEvent(kind: FramingKind, sessionId: string, messageId: string, reason: 'cancelled' | 'shutdown'): Uint8Array {
-  const data = JSON.stringify({ session_id: sessionId, message_id: messageId, reason });
-  if (kind === 'sse') return encoder.encode(`event: stopline.cancelled\ndata: ${data}\n\n`);
-  if (kind === 'ndjson') return encoder.encode(`${JSON.stringify({ stopline: 'cancelled', session_id: sessionId, message_id: messageId, reason })}\n`);
-  return new Uint8Array(0);
+export function terminalEvent(kind: FramingKind, sessionId: string, messageId: string, reason: StopReason): Uint8Array {
+  return encoder.encode(generic(kind).ending(noneSeen, noShape, { reason, session_id: sessionId, message_id: messageId }));
 }

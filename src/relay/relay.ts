@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
 import type { Coordinator } from '../cancel/coordinator.ts';
 import { isValidId, type StreamRef } from '../cancel/keys.ts';
-import { routeMatches, type Config } from '../config.ts';
+import { forcedDialect, routeMatches, type Config } from '../config.ts';
 import { StoplineError } from '../errors.ts';
 import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
@@ -15,6 +15,8 @@ import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
+import { requestShape } from './dialects/detect.ts';
+import { StreamEnding } from './dialects/ending.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
 
 const isEventSource = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
@@ -77,15 +79,17 @@ export class Relay {
 
     if (this.draining) throw new StoplineError('shutting_down', 'This replica is shutting down; retry on another');
     if (this.#registry.size >= this.#c.maxStreams) throw new StoplineError('too_many_streams', `This replica already holds ${this.#c.maxStreams} streams`);
-    this.#forward(req, res, { sessionId, messageId }, body);
+    const ending = new StreamEnding(requestShape(path, json), forcedDialect(this.#c.dialectRoutes, method, path));
+    this.#forward(req, res, { sessionId, messageId }, body, ending);
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined): void {
+  #forward(req: IncomingMessage, res: ServerResponse, ref: StreamRef | null, body: Buffer | undefined, ending?: StreamEnding): void {
     const ids: Record<string, string> = ref === null ? {} : { 'x-session-id': ref.sessionId, 'x-message-id': ref.messageId };
     const span = ref === null ? untracedStream : this.#tracing.stream(ref.sessionId, ref.messageId);
     // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
     const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
     const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
+    if (ending !== undefined) x.endsAs(ending);
     span.run(() => this.#dispatch(req, x, ref, ids, body));
   }
 
@@ -108,9 +112,10 @@ export class Relay {
         // the upstream is called: a message that was stopped answers 204, which ends the EventSource for good,
         // instead of being generated again.
         void registered.then((result) => {
+          // The client may have left (or a cancel stopped it) meanwhile: its end was counted then, not again here.
+          if (x.ended) return;
           if (result !== 'already_stopped') { this.#send(req, x, ids, body); return; }
-          this.#registry.remove(x as Exchange & { ref: StreamRef });
-          this.#m.streamsActive.dec();
+          if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
           x.refuse(204, 'already_stopped');
         });
         return;
@@ -139,7 +144,7 @@ export class Relay {
     x.span.end(outcome, x.chunks, x.bytes);
     this.#m.relayed.chunks += x.chunks;
     this.#m.relayed.bytes += x.bytes;
-    this.#m.streamsTotal.inc({ outcome });
+    this.#m.streamsTotal.inc({ outcome, dialect: x.dialect });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);
     if (outcome === 'cancelled' && this.#c.upstreamCancelPath !== undefined) this.#upstreamCancel(x.ref);
@@ -161,8 +166,8 @@ export class Relay {
     );
   }
 
-  /** Drain's last step: stop what is still live, with the terminal event. */
-  stopAll(): Promise<void>[] {
-    return [...this.#registry.all()].map((x) => x.stop('shutdown'));
+  /** Drain's last step: stop what is still live, with the terminal event (each stop leaves the registry at once). */
+  stopAll(): void {
+    for (const x of [...this.#registry.all()]) void x.stop('shutdown');
   }
 }

@@ -1,8 +1,9 @@
 // OpenAI-compatible streams (POST /v1/chat/completions with `stream: true`) from the FastAPI fixture, behind two
 // stopline replicas on one real Redis. Out of the box (every route a stream route, the session id in a header) they
 // are tracked streams; with STOPLINE_SESSION_ID_FROM the ids are read from where OpenAI clients put them (`user`,
-// `metadata`). A cancel sent to the other replica ends the stream with `event: stopline.cancelled`; an uncancelled
-// stream reaches the client byte for byte, `data: [DONE]` included.
+// `metadata`). A cancel sent to the other replica ends the stream as the service ends one (the openai-chat dialect:
+// a closing chunk with the service's own id and `finish_reason: "stop"`, stopline's record, then `data: [DONE]`);
+// an uncancelled stream reaches the client byte for byte, `data: [DONE]` included.
 // Needs the fixture's virtualenv: sh test/fixtures/fastapi_app/setup.sh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,11 +65,15 @@ async function assertCancelled(s: StreamClient, sessionId: string, messageId: st
   const res = await s.result;
   assert.equal(res.complete, true, 'the response ends cleanly');
   const events = sseEvents(res.text);
-  assert.equal(events.at(-1)!.event, 'stopline.cancelled');
-  assert.deepEqual(JSON.parse(events.at(-1)!.data), { session_id: sessionId, message_id: messageId, reason: 'cancelled' });
-  assert.doesNotMatch(res.text, /\[DONE\]/, 'no [DONE] after a stop');
-  for (const e of events.slice(0, -1)) assert.equal(JSON.parse(e.data).object, 'chat.completion.chunk', 'whole chunks before the terminal event');
-  assert.match(res.text, /\n\nevent: stopline\.cancelled\ndata: [^\n]+\n\n$/);
+  assert.equal(events.at(-1)!.data, '[DONE]', '[DONE] last, as the service ends a stream');
+  assert.equal(events.filter((e) => e.data === '[DONE]').length, 1);
+  const closing = JSON.parse(events.at(-2)!.data);
+  const first = JSON.parse(events[0]!.data);
+  assert.deepEqual(closing.stopline, { reason: 'cancelled', session_id: sessionId, message_id: messageId });
+  assert.deepEqual([closing.id, closing.model, closing.created], [first.id, first.model, first.created], "the service's own id, model and created");
+  assert.deepEqual(closing.choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
+  for (const e of events.slice(0, -1)) assert.equal(JSON.parse(e.data).object, 'chat.completion.chunk', 'whole chunks, then the closing one');
+  assert.match(res.text, /\n\ndata: \{[^\n]+\}\n\ndata: \[DONE\]\n\n$/);
   const st = await service!.waitStats(messageId, 'the generation ended', (x) => x.ended);
   assert.equal(st.completed, false);
   assert.ok(st.saw_cancelled_error || st.saw_generator_exit || st.saw_disconnect, 'the generator saw its client go away');

@@ -36,14 +36,18 @@ export async function subscribed(replicas: readonly Replica[], what = 'subscribe
   for (const r of replicas) await until(what, async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
 }
 
-/** The value of one sample in Prometheus text, e.g. metric(text, 'stopline_streams_total', {outcome: 'cancelled'}). */
+/**
+ * The sum of the samples in Prometheus text that have these labels (others may vary), e.g.
+ * metric(text, 'stopline_streams_total', {outcome: 'cancelled'}) counts the cancelled streams of every dialect.
+ */
 export function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (.+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
   }
-  return 0;
+  return sum;
 }

@@ -28,6 +28,7 @@ describe('poll mode', () => {
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json.outcome, 'stopped');
       assert.equal(r.json.path, 'poll');
+      assert.equal(r.json.owner, 'poll-a', 'the done marker names the real owner');
       assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
       const afterStats = await commandStats(r0);
       for (const cmd of ['publish', 'subscribe']) assert.equal((afterStats.get(cmd) ?? 0) - (before.get(cmd) ?? 0), 0, `${cmd} used in poll mode`);
@@ -55,6 +56,7 @@ describe('per-chunk mode', () => {
       await s.waitFor((t) => t.includes('word2 '));
       const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: 'pc', message_id: 'pc1' });
       assert.equal(r.json.outcome, 'stopped', JSON.stringify(r.json));
+      assert.equal(r.json.owner, 'per-chunk-a', 'the done marker names the real owner');
       assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
       assert.ok(metric(await a.metrics(), 'stopline_cancel_checks_total', { source: 'chunk', result: 'cancel' }) >= 1);
     } finally {
@@ -62,6 +64,29 @@ describe('per-chunk mode', () => {
       await b.close();
     }
   });
+});
+
+// Regression: in `poll` and `per-chunk` modes a session-wide cancel waited for a Pub/Sub confirmation that never
+// comes there, and answered `accepted` after STOPLINE_CANCEL_WAIT_MS although the streams had stopped in ~100 ms.
+describe('session-wide cancels in every mode', () => {
+  for (const mode of ['push', 'poll', 'per-chunk']) {
+    test(`${mode}: a session-wide cancel sent to another replica answers stopped, with the owner`, async () => {
+      const [a, b] = await pair(mode, `session-${mode}:`);
+      try {
+        const streams = ['x', 'y'].map((m) => stream(`${a.url}/api/chat/stream?chunks=2000&interval=5`, { body: body(`sw-${mode}`, m) }));
+        for (const s of streams) await s.waitFor((t) => t.includes('word1 '));
+        const r = await postJson(`${b.url}/stopline/v1/cancel`, { session_id: `sw-${mode}` });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(r.json.outcome, 'stopped');
+        assert.equal(r.json.owner, `${mode}-a`);
+        assert.deepEqual([...r.json.message_ids].sort(), ['x', 'y']);
+        for (const s of streams) assert.equal(sseEvents((await s.result).text).at(-1)!.event, 'stopline.cancelled');
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  }
 });
 
 describe('single-node mode', () => {

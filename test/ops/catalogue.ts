@@ -20,7 +20,7 @@ export const stoplineMetrics: MetricSpec[] = [
   { name: 'stopline_cancel_to_stop_seconds', type: 'histogram', labels: ['path'] },
   { name: 'stopline_cancel_requests_total', type: 'counter', labels: ['outcome'] },
   { name: 'stopline_streams_active', type: 'gauge', labels: [] },
-  { name: 'stopline_streams_total', type: 'counter', labels: ['outcome'] },
+  { name: 'stopline_streams_total', type: 'counter', labels: ['outcome', 'dialect'] },
   { name: 'stopline_stream_duration_seconds', type: 'histogram', labels: ['outcome'] },
   { name: 'stopline_stream_chunks_total', type: 'counter', labels: [] },
   { name: 'stopline_stream_bytes_total', type: 'counter', labels: [] },

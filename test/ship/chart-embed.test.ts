@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chartDir, find, render, renderFails, stoplineContainer } from './lib/helm.ts';
-import { validateObject } from './lib/k8s-schema.ts';
+import { chartDir, find, helm, kubeVersion, parseManifests, render, renderFails, stoplineContainer, templateArgs } from './lib/helm.ts';
+import { kubeconform, problems } from './lib/kubeconform.ts';
 
 const parent = mkdtempSync(join(tmpdir(), 'stopline-parent-'));
 after(() => rmSync(parent, { recursive: true, force: true }));
@@ -78,9 +78,10 @@ function writeParent(list: 'initContainers' | 'containers'): string {
 
 describe('stopline.sidecar in a parent chart', () => {
   it('renders the native sidecar into the parent Deployment, wired to the subchart Secret and headless Service', async () => {
-    const objs = render({ chart: writeParent('initContainers') });
-    const problems = (await Promise.all(objs.map(validateObject))).flat();
-    assert.deepEqual(problems, []);
+    const r = helm(templateArgs({ chart: writeParent('initContainers') }));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(problems(await kubeconform(r.stdout, kubeVersion)), []);
+    const objs = parseManifests(r.stdout);
     const deployments = objs.filter((o) => o.kind === 'Deployment');
     assert.deepEqual(deployments.map((d) => d.metadata.name), ['chat-api'], 'the example Deployment is off');
     const spec = find(objs, 'Deployment', 'chat-api').spec.template.spec;

@@ -37,13 +37,36 @@ describe('chart copies of dashboards/', () => {
   });
 });
 
+interface RuleGroup {
+  name: string;
+  rules: Array<{ alert?: string; annotations?: Record<string, string> }>;
+}
+
+/** dashboards/alerts.yaml's groups with each runbook_url rebased onto `base` (undefined: removed). */
+function sourceGroups(base: string | undefined): RuleGroup[] {
+  const source = parse(readFileSync(join(sourceDir, 'alerts.yaml'), 'utf8')) as { groups: RuleGroup[] };
+  assert.ok(Array.isArray(source.groups) && source.groups.length > 0, 'dashboards/alerts.yaml has no rule groups');
+  for (const r of source.groups.flatMap((g) => g.rules)) {
+    if (r.annotations?.runbook_url === undefined) continue;
+    if (base === undefined) delete r.annotations.runbook_url;
+    else r.annotations.runbook_url = `${base}#${r.annotations.runbook_url.split('#')[1]}`;
+  }
+  return source.groups;
+}
+
 describe('rendered monitoring objects', () => {
-  it('the PrometheusRule holds exactly the rule groups of dashboards/alerts.yaml', () => {
-    const objs = render({ set: ['metrics.prometheusRule.enabled=true'] });
-    const rule = find(objs, 'PrometheusRule');
-    const source = parse(readFileSync(join(sourceDir, 'alerts.yaml'), 'utf8')) as { groups: unknown[] };
-    assert.ok(Array.isArray(source.groups) && source.groups.length > 0, 'dashboards/alerts.yaml has no rule groups');
-    assert.deepEqual(rule.spec.groups, source.groups);
+  const base = 'https://git.example.com/platform/stopline/blob/v0.1.0/docs/runbooks.md';
+
+  it('the PrometheusRule holds the rule groups of dashboards/alerts.yaml, runbook links rebased onto the chart value', () => {
+    const rule = find(render({ set: ['metrics.prometheusRule.enabled=true', `metrics.prometheusRule.runbookBaseUrl=${base}`] }), 'PrometheusRule');
+    assert.deepEqual(rule.spec.groups, sourceGroups(base));
+    const urls = (rule.spec.groups as RuleGroup[]).flatMap((g) => g.rules).map((r) => r.annotations?.runbook_url);
+    assert.ok(urls.includes(`${base}#stoplineredisdown`), urls.join('\n'));
+  });
+
+  it('without a runbook base the alerts carry no runbook_url rather than a link to someone else\'s page', () => {
+    const rule = find(render({ set: ['metrics.prometheusRule.enabled=true'] }), 'PrometheusRule');
+    assert.deepEqual(rule.spec.groups, sourceGroups(undefined));
   });
 
   it('one ConfigMap per dashboard carries the JSON byte for byte, labelled for the Grafana sidecar', () => {
@@ -81,8 +104,7 @@ describe('packaged chart', () => {
       const archive = join(dir, 'stopline-0.1.0.tgz');
       assert.ok(existsSync(archive), r.stdout);
       const objs = render({ chart: archive, set: ['metrics.prometheusRule.enabled=true', 'dashboards.enabled=true'] });
-      const source = parse(readFileSync(join(sourceDir, 'alerts.yaml'), 'utf8')) as { groups: unknown[] };
-      assert.deepEqual(find(objs, 'PrometheusRule').spec.groups, source.groups);
+      assert.deepEqual(find(objs, 'PrometheusRule').spec.groups, sourceGroups(undefined));
       assert.equal(objs.filter((o) => o.kind === 'ConfigMap').length, jsonFiles(sourceDir).length);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -99,7 +99,7 @@ describe('grace-period arithmetic', () => {
   });
 
   it('checks the stopline drain against the grace period even when the example Deployment is off', () => {
-    assert.match(renderFails({ set: ['deployment.enabled=false', 'termination.terminationGracePeriodSeconds=10'] }), /is too small/);
+    assert.match(renderFails({ set: ['deployment.enabled=false', 'podSelectorLabels.app=chat-api', 'termination.terminationGracePeriodSeconds=10'] }), /is too small/);
   });
 
   it('leaves the preStop sleep out on Kubernetes 1.29, which lacks the sleep action, and budgets without it', () => {

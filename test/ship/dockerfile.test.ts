@@ -1,11 +1,14 @@
-// Static checks of the Dockerfile and .dockerignore (no container engine is needed): stages, base images,
-// production-only dependencies in the image, numeric non-root user, exec-form entrypoint with the tracing preload.
+// Static checks of the Dockerfile and .dockerignore (no container engine is needed): hadolint with the project's
+// .hadolint.yaml, then stages, base images, production-only dependencies in the image, numeric non-root user,
+// exec-form entrypoint with the tracing preload.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './lib/helm.ts';
 import { imageArgv, readDockerfile, type Stage } from './lib/dockerfile.ts';
+import { toolPath } from './lib/tools.ts';
 
 const df = readDockerfile();
 const final = df.stages[df.stages.length - 1]!;
@@ -23,6 +26,31 @@ function copiesFrom(stage: Stage): Array<{ from: string; src: string }> {
   }
   return out;
 }
+
+/** hadolint's findings (its JSON report) for a Dockerfile given as text, with the project's configuration. */
+function hadolint(text: string): Array<{ code: string; level: string; line: number; message: string }> {
+  const r = spawnSync(toolPath('bin/hadolint'), ['--config', join(repoRoot, '.hadolint.yaml'), '--format', 'json', '--no-fail', '-'], {
+    cwd: repoRoot,
+    input: text,
+    encoding: 'utf8',
+  });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe('hadolint', () => {
+  it('finds nothing in the Dockerfile, down to style level, inline ignores included', () => {
+    const text = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    assert.doesNotMatch(text, /hadolint\s+ignore/, 'justify a finding in .hadolint.yaml, not inline');
+    assert.deepEqual(hadolint(text), []);
+  });
+
+  it('reports what it is there for: untagged base, cd in RUN, root user, shell-form CMD, a missing OCI label', () => {
+    const codes = hadolint('FROM node\nRUN cd /src && npm ci\nUSER root\nCMD npm start\n').map((f) => f.code).sort();
+    assert.deepEqual(codes, ['DL3002', 'DL3003', 'DL3006', 'DL3025', 'DL3049', 'DL3049', 'DL3049', 'DL3049', 'DL3049', 'DL3066']);
+  });
+});
 
 describe('Dockerfile', () => {
   it('is multi-stage: a build stage with dev dependencies compiles, the runtime stage comes last', () => {

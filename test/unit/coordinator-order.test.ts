@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Coordinator } from '../../src/cancel/coordinator.ts';
 import { MemoryStore } from '../../src/cancel/memory-store.ts';
-import type { ActiveStream } from '../../src/cancel/store.ts';
+import { firstCursor, type ActiveStream } from '../../src/cancel/store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -15,8 +15,8 @@ import { Registry } from '../../src/streams/registry.ts';
 
 class ConfirmsFirst extends MemoryStore {
   coordinator: Coordinator | null = null;
-  override async cancelSession(sessionId: string, waiter: string): Promise<ActiveStream[]> {
-    const live = await super.cancelSession(sessionId, waiter);
+  override async cancelSession(sessionId: string, waiter: string, beforeMs?: number): Promise<ActiveStream[]> {
+    const live = await super.cancelSession(sessionId, waiter, beforeMs);
     const cancelId = waiter.split('\t')[1]!;
     for (const s of live) this.coordinator!.onConfirm(cancelId, s.messageId, { outcome: 'cancelled', owner: s.owner, via: 'pubsub' });
     return live;
@@ -29,8 +29,10 @@ test('a confirmation read before the session-wide cancel step returns is kept', 
   const store = new ConfirmsFirst(300);
   const coordinator = new Coordinator(config, store, new Registry(), createMetrics('test'), createLogger('silent', {}));
   store.coordinator = coordinator;
-  await store.register({ sessionId: 's', messageId: 'a' }, 'elsewhere', '');
-  await store.register({ sessionId: 's', messageId: 'b' }, 'elsewhere', '');
+  await store.poll('elsewhere', 'e', firstCursor); // the owner's heartbeat: its streams are live
+  const r = { owner: 'elsewhere', trace: '', startedAtMs: Date.now(), again: false };
+  await store.register({ sessionId: 's', messageId: 'a' }, r);
+  await store.register({ sessionId: 's', messageId: 'b' }, r);
   const answer = await coordinator.cancel('s', undefined);
   assert.equal(answer.outcome, 'stopped', JSON.stringify(answer));
   assert.deepEqual([...answer.message_ids!].sort(), ['a', 'b']);

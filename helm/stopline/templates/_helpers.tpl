@@ -195,6 +195,16 @@ Checks across values that the JSON schema cannot express. Included by every temp
 {{- if and .Values.metrics.podMonitor.enabled .Values.metrics.serviceMonitor.enabled }}
 {{- fail "enable either metrics.podMonitor or metrics.serviceMonitor, not both: they would scrape every replica twice" }}
 {{- end }}
+{{- if and (not .Values.deployment.enabled) (not .Values.podSelectorLabels) }}
+{{- $selecting := list }}
+{{- if .Values.service.enabled }}{{ $selecting = append $selecting "service.enabled" }}{{ end }}
+{{- if .Values.peers.enabled }}{{ $selecting = append $selecting "peers.enabled" }}{{ end }}
+{{- if .Values.networkPolicy.enabled }}{{ $selecting = append $selecting "networkPolicy.enabled" }}{{ end }}
+{{- if .Values.metrics.podMonitor.enabled }}{{ $selecting = append $selecting "metrics.podMonitor.enabled" }}{{ end }}
+{{- if $selecting }}
+{{- fail (printf "deployment.enabled=false needs podSelectorLabels: without them %s would select the chart's own pod labels, which no pod carries once the example Deployment is off. Set podSelectorLabels to labels of your pods that run stopline (e.g. app: chat-api), or turn those off" (join ", " $selecting)) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.service.enabled) }}
 {{- fail "metrics.serviceMonitor needs service.enabled=true (it scrapes the Service's metrics port)" }}
 {{- end }}
@@ -217,6 +227,28 @@ Checks across values that the JSON schema cannot express. Included by every temp
 {{- end }}
 {{- end }}
 {{- $_ := include "stopline.terminationGracePeriodSeconds" . }}
+{{- end }}
+
+{{/*
+The data of the chart's live Secret as JSON ({} when lookup finds none: first install, `helm template`, Argo CD).
+*/}}
+{{- define "stopline.liveSecretData" -}}
+{{- (lookup "v1" "Secret" .Release.Namespace (include "stopline.fullname" .)).data | default dict | toJson }}
+{{- end }}
+
+{{/*
+The secret keys this render generates anew: chart-managed (no value given, no auth.existingSecret) and not found in
+the live Secret. A JSON list, for NOTES.txt.
+*/}}
+{{- define "stopline.generatedSecretKeys" -}}
+{{- $out := list }}
+{{- if not .Values.auth.existingSecret }}
+{{- $live := include "stopline.liveSecretData" . | fromJson }}
+{{- $keys := .Values.auth.secretKeys }}
+{{- if and (not .Values.auth.peerSecret) (not (hasKey $live $keys.peerSecret)) }}{{ $out = append $out $keys.peerSecret }}{{ end }}
+{{- if and (eq .Values.auth.cancelAuth "token") (not .Values.auth.cancelSecret) (not (hasKey $live $keys.cancelSecret)) }}{{ $out = append $out $keys.cancelSecret }}{{ end }}
+{{- end }}
+{{- toJson $out }}
 {{- end }}
 
 {{/*
@@ -368,8 +400,69 @@ stopline.native=false it goes under containers.
 {{- end }}
 
 {{/*
-Labels a pod needs so the chart's Services, PodMonitor and NetworkPolicy find it. For a parent chart's pod template.
+Labels a pod needs so the chart's Services, PodMonitor and NetworkPolicy find it: podSelectorLabels, or the chart's
+selector labels when that is empty. For a parent chart's pod template:
+  template:
+    metadata:
+      labels:
+        {{- include "stopline.podLabels" .Subcharts.stopline | nindent 8 }}
 */}}
 {{- define "stopline.podLabels" -}}
 {{ include "stopline.podSelectorLabels" . }}
+{{- end }}
+
+{{/*
+The lifecycle block of the app container beside stopline: a preStop sleep of termination.preStopSleepSeconds
+(kubelet sleep action, no shell; left out before Kubernetes 1.30), so the app keeps serving while the pod's
+endpoints are removed. Empty when there is nothing to sleep. For a parent chart's app container:
+  containers:
+    - name: api
+      {{- include "stopline.appLifecycle" .Subcharts.stopline | nindent 6 }}
+*/}}
+{{- define "stopline.appLifecycle" -}}
+{{- $preStop := include "stopline.preStopSleepSeconds" . | int }}
+{{- if gt $preStop 0 -}}
+lifecycle:
+  preStop:
+    sleep:
+      seconds: {{ $preStop }}
+{{- end }}
+{{- end }}
+
+{{/*
+Seconds the app container may spend draining its streams after SIGTERM (termination.appDrainSeconds), the term of
+the grace period budgeted for it. Print it into the app's own setting, e.g. an environment variable:
+  env:
+    - name: GRACEFUL_SHUTDOWN_SECONDS
+      value: {{ include "stopline.appDrainSeconds" .Subcharts.stopline | quote }}
+*/}}
+{{- define "stopline.appDrainSeconds" -}}
+{{- .Values.termination.appDrainSeconds | int }}
+{{- end }}
+
+{{/*
+The alert rule groups of files/alerts.yaml with each runbook_url rebased onto metrics.prometheusRule.runbookBaseUrl
+(<base>#<anchor>), or dropped when it is empty: a link to a page that is not the operator's copy of the runbooks
+helps nobody. Everything else passes unchanged, {{ $labels }} and {{ $value }} included (no tpl).
+*/}}
+{{- define "stopline.alertGroups" -}}
+{{- $rules := .Files.Get "files/alerts.yaml" | fromYaml }}
+{{- if hasKey $rules "Error" }}
+{{- fail (printf "files/alerts.yaml is not valid YAML: %s" $rules.Error) }}
+{{- end }}
+{{- $base := .Values.metrics.prometheusRule.runbookBaseUrl }}
+{{- $groups := get $rules "groups" | default list }}
+{{- range $g := $groups }}
+{{- range $r := (get $g "rules" | default list) }}
+{{- $a := get $r "annotations" }}
+{{- if and $a (hasKey $a "runbook_url") }}
+{{- if $base }}
+{{- $_ := set $a "runbook_url" (printf "%s#%s" $base (splitList "#" $a.runbook_url | last)) }}
+{{- else }}
+{{- $_ := unset $a "runbook_url" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $groups }}
 {{- end }}

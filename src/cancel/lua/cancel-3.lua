@@ -4,7 +4,8 @@
 -- KEYS[3] done marker       <prefix>{sid}:d:<mid>
 -- ARGV[1] waiter "node\tcancelId", ARGV[2] TTL in seconds, ARGV[3] node channel prefix ('' = do not publish),
 -- ARGV[4] session id, ARGV[5] message id
--- Returns {'live', "owner\ttrace"} (flag set, owner woken on its channel), {'done', outcome} or {'pending'}.
+-- Returns {'live', "owner\ttrace\tstarted"} (flag set, owner woken on its channel; the caller then hands the cancel
+-- to the owner's inbox: deliver-2.lua), {'done', "outcome\towner\tvia"} or {'pending'}.
 local live = redis.call('GET', KEYS[1])
 if not live then
   local done = redis.call('GET', KEYS[3])

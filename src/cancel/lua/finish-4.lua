@@ -6,6 +6,8 @@
 -- KEYS[4] done marker       <prefix>{sid}:d:<mid>
 -- ARGV[1] message id, ARGV[2] owner, ARGV[3] outcome, ARGV[4] TTL in seconds,
 -- ARGV[5] node channel prefix ('' = do not publish), ARGV[6] session id, ARGV[7] how the stop reached the owner
+-- The done marker becomes "outcome\towner\tvia", except that a 'cancelled' marker stays: a message that was
+-- stopped stays stopped, whatever finishes later under its ids (a refused reconnect that the client left).
 -- Publishes to each waiter's node channel: "C\t<cancelId>\t<sid>\t<mid>\t<outcome>\t<owner>\t<via>".
 -- Returns the waiters ("node\tcancelId") when ARGV[5] is '' (the caller publishes: sharded Pub/Sub in a cluster,
 -- where a script may not publish to another slot's channel), else the number of waiters confirmed.
@@ -14,7 +16,10 @@ if (not live) or string.match(live, '^[^\t]*') == ARGV[2] then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[1])
 end
-redis.call('SET', KEYS[4], ARGV[3], 'EX', tonumber(ARGV[4]))
+local done = redis.call('GET', KEYS[4])
+if ARGV[3] == 'cancelled' or (not done) or string.match(done, '^[^\t]*') ~= 'cancelled' then
+  redis.call('SET', KEYS[4], ARGV[3] .. '\t' .. ARGV[2] .. '\t' .. ARGV[7], 'EX', tonumber(ARGV[4]))
+end
 local waiters = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 if ARGV[5] ~= '' then

@@ -70,8 +70,8 @@ export interface HelmResult {
   readonly stderr: string;
 }
 
-export function helm(args: readonly string[], cwd = repoRoot): HelmResult {
-  const r = spawnSync(helmPath(), args, { cwd, env: helmEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+export function helm(args: readonly string[], cwd = repoRoot, env: Record<string, string> = {}): HelmResult {
+  const r = spawnSync(helmPath(), args, { cwd, env: { ...helmEnv, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
