@@ -26,6 +26,7 @@ defaults
   timeout client 300s
   timeout server 300s
   option http-keep-alive
+  option http-no-delay  # forward each chunk at once: a stream is interactive traffic
 frontend bench
   bind 127.0.0.1:${port}
   default_backend ai
