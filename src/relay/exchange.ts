@@ -36,6 +36,8 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
+  /** The upstream request failed (unreachable, timed out, reset): reported, rate limited. */
+  upstreamFailed?: (e: ReturnType<typeof upstreamError>) => void;
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -201,8 +203,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#outcome = 'upstream_error';
     this.tape?.fail();
     const res = this.#res;
+    const e = upstreamError(err);
+    this.#hooks.upstreamFailed?.(e);
     if (!res.headersSent) {
-      const e = upstreamError(err);
       const body = JSON.stringify({ error: e.code, message: e.message });
       res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);

@@ -11,6 +11,7 @@ import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
 import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
+import { upstreamFailureLog } from './upstream-failures.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
 import type { Hub } from '../resume/hub.ts';
 import { eventSource, position, type Resumer } from '../resume/resume-api.ts';
@@ -56,6 +57,7 @@ export class Relay {
     this.#upstreamHost = config.upstream.host;
     this.#hooks = {
       firstByte: (s) => metrics.firstByte.observe(s),
+      upstreamFailed: upstreamFailureLog(log, config.upstream.origin),
       streamStarted: (x, status, headers) => {
         if (!x.resumable || this.hub === null || x.ref === null) return;
         const tape = x.tape = this.hub.open(x.ref, status, headers, x.trace);
