@@ -19,6 +19,7 @@ import { createMetrics } from './observability/metrics.ts';
 import type { Exchange } from './relay/exchange.ts';
 import { Relay } from './relay/relay.ts';
 import { createUpstream } from './relay/upstream.ts';
+import { createResume } from './resume/resume.ts';
 import { beforeAbort, deadlines, drained, sizes, type Deadlines, type Drainable } from './shutdown.ts';
 import { Registry } from './streams/registry.ts';
 import { createTracing } from './tracing/spans.ts';
@@ -51,7 +52,8 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
     store = new RedisStore(redis, keys, config.streamTtlS, config.cancelMode === 'push', heartbeatTtlMs(config.pollIntervalMs));
   }
   const coordinator = new Coordinator(config, store, registry, metrics, log);
-  coordinator.peers = new PeerClient(config, log);
+  const peers = new PeerClient(config, log);
+  coordinator.peers = peers;
   const listener = redis !== null && config.cancelMode === 'push'
     ? new Listener(redis.subscriber(config), redis, keys, config.nodeId, {
       wake: (ref) => coordinator.onWake(ref),
@@ -69,9 +71,13 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   coordinator.tracing = tracing;
   const auth = new CancelAuth(config, upstream);
   const relay = new Relay(config, upstream, registry, coordinator, metrics, log, tracing, auth);
+  const resume = createResume(config, store, peers, metrics, tracing, log);
+  relay.hub = resume?.hub ?? null;
+  relay.resumer = resume?.api ?? null;
   const state = { draining: false };
-  const server = createDataServer(config, relay, coordinator, metrics, log, auth, new RateLimiter(config.cancelRatePerS));
-  const admin = createAdminServer(config, metrics, state, log, { handle: peerEndpoint(config, coordinator) });
+  const server = createDataServer(config, relay, coordinator, metrics, log, auth, new RateLimiter(config.cancelRatePerS), resume?.api ?? null);
+  const peerCancel = peerEndpoint(config, coordinator);
+  const admin = createAdminServer(config, metrics, state, log, { handle: async (req, res, path) => resume?.admin(req, res, path) === true || peerCancel(req, res, path) });
   const inFlight = new InFlight(server);
   const streams: Drainable = { name: 'streams', get size() { return registry.size; }, idle: () => registry.idle(), closeAll: () => relay.stopAll() };
   // In this order past the deadline: the streams' endings are written before the rest is cut.
@@ -119,6 +125,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
       if (closed) return;
       closed = true;
       coordinator.close();
+      resume?.close();
       server.closeAllConnections();
       server.close();
       admin.closeAllConnections();

@@ -2,6 +2,7 @@
 // main.ts is the only reader of process.env; everything else receives a Config.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { parseResumeSettings, type ResumeSettings } from './resume/settings.ts';
 import { dialectNames, type DialectName } from './relay/dialects/dialect.ts';
 
 export type CancelMode = 'push' | 'poll' | 'per-chunk';
@@ -58,6 +59,8 @@ export interface Config {
   readonly subscriberPingMs: number;
   /** PEM file of the CA that signed Redis' certificate (rediss://), beside the system's; verification is always on. */
   readonly redisCaFile: string | undefined;
+  /** Resume and followers (src/resume/); null: off. */
+  readonly resume: ResumeSettings | null;
 }
 
 export const defaults = {
@@ -267,6 +270,8 @@ export function loadConfig(env: Env): Config {
   const redisCaFile = opt('STOPLINE_REDIS_CA_FILE');
   if (redisCaFile !== undefined && !existsSync(redisCaFile)) bad('STOPLINE_REDIS_CA_FILE', redisCaFile, 'expected a readable PEM file');
 
+  const resume = parseResumeSettings({ opt, int, bad, routes });
+
   const config: Config = {
     listen,
     adminListen,
@@ -302,6 +307,7 @@ export function loadConfig(env: Env): Config {
     cancelRatePerS: int('STOPLINE_CANCEL_RATE_PER_S', defaults.cancelRatePerS, 0, 1_000_000),
     subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
     redisCaFile,
+    resume,
   };
   // Registrations are kept alive by the poll: a tick or two may be missed (a slow Redis, a GC pause) before they expire.
   if (config.pollIntervalMs * 3 > config.streamTtlS * 1000) {

@@ -11,7 +11,9 @@ export type ErrorCode =
   | 'upstream_unreachable'
   | 'upstream_timeout'
   | 'upstream_error'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'resume_window_passed'
+  | 'owner_unavailable';
 
 const statusOf: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -23,6 +25,8 @@ const statusOf: Record<ErrorCode, number> = {
   upstream_timeout: 504,
   upstream_error: 502,
   shutting_down: 503,
+  resume_window_passed: 410,
+  owner_unavailable: 503,
 };
 
 export class StoplineError extends Error {

@@ -40,7 +40,10 @@ export class PeerClient implements PeerCancel {
 
   get enabled(): boolean { return this.#peers.kind !== 'none' && this.#secret !== ''; }
 
-  /** The peers' addresses; a DNS lookup is bounded by the cancel's own deadline (getaddrinfo has none of its own). */
+  /** The peers' admin addresses (a DNS name is looked up each time, bounded by `cancelWaitMs`). */
+  addresses(): Promise<HostPort[]> { return this.#addresses(AbortSignal.timeout(this.#timeoutMs)); }
+
+  /** The peers' addresses; a DNS lookup is bounded by the caller's deadline (getaddrinfo has none of its own). */
   async #addresses(signal: AbortSignal): Promise<HostPort[]> {
     const p = this.#peers;
     if (p.kind === 'static') return [...p.addresses];
@@ -96,6 +99,25 @@ export class PeerClient implements PeerCancel {
   }
 }
 
+/**
+ * Checks a peer request's signature (fresh, valid, never seen before: `seen` remembers them within the window);
+ * answers 401 and returns false when it fails.
+ */
+export function verifyPeer(secret: string, seen: Map<string, number>, req: IncomingMessage, res: ServerResponse, target: string, body: string): boolean {
+  const header = req.headers['x-stopline-signature'];
+  const m = typeof header === 'string' ? /^t=(\d{1,16}),v1=([0-9a-f]{64})$/.exec(header) : null;
+  const now = Date.now();
+  const t = m ? Number(m[1]) : NaN;
+  const expected = m ? Buffer.from(sign(secret, t, req.method ?? '', target, body)) : null;
+  const ok = m !== null && expected !== null && Math.abs(now - t) <= replayWindowMs &&
+    expected.length === Buffer.byteLength(header as string) && timingSafeEqual(expected, Buffer.from(header as string));
+  if (!ok) { sendJson(res, 401, { error: 'unauthorized', message: 'Missing, invalid or expired peer signature' }); return false; }
+  if (seen.has(m![2]!)) { sendJson(res, 401, { error: 'unauthorized', message: 'Replayed peer signature' }); return false; }
+  for (const [k, exp] of seen) { if (exp > now && seen.size < maxSeen) break; seen.delete(k); }
+  seen.set(m![2]!, t + replayWindowMs);
+  return true;
+}
+
 /** The peer endpoint on the admin port: verifies the signature, then stops local streams only. */
 export function peerEndpoint(config: Config, coordinator: Coordinator) {
   const secret = config.peerSecret;
@@ -105,17 +127,7 @@ export function peerEndpoint(config: Config, coordinator: Coordinator) {
     if (req.method !== 'POST') { res.setHeader('allow', 'POST'); sendJson(res, 405, { error: 'method_not_allowed', message: `Method ${req.method} is not allowed on ${path}` }); return true; }
     if (secret === undefined) { sendJson(res, 404, { error: 'not_found', message: 'The peer endpoint is off: no STOPLINE_PEER_SECRET' }); return true; }
     const body = (await readBody(req, 16 * 1024)).toString('utf8');
-    const header = req.headers['x-stopline-signature'];
-    const m = typeof header === 'string' ? /^t=(\d{1,16}),v1=([0-9a-f]{64})$/.exec(header) : null;
-    const now = Date.now();
-    const t = m ? Number(m[1]) : NaN;
-    const expected = m ? Buffer.from(sign(secret, t, 'POST', peerCancelPath, body)) : null;
-    const ok = m !== null && expected !== null && Math.abs(now - t) <= replayWindowMs &&
-      expected.length === Buffer.byteLength(header as string) && timingSafeEqual(expected, Buffer.from(header as string));
-    if (!ok) { sendJson(res, 401, { error: 'unauthorized', message: 'Missing, invalid or expired peer signature' }); return true; }
-    if (seen.has(m![2]!)) { sendJson(res, 401, { error: 'unauthorized', message: 'Replayed peer signature' }); return true; }
-    for (const [k, exp] of seen) { if (exp > now && seen.size < maxSeen) break; seen.delete(k); }
-    seen.set(m![2]!, t + replayWindowMs);
+    if (!verifyPeer(secret, seen, req, res, peerCancelPath, body)) return true;
     const json = parseJson(Buffer.from(body)) as { session_id?: unknown; message_id?: unknown } | undefined;
     const sid = json?.session_id;
     const mid = json?.message_id;

@@ -8,11 +8,14 @@ import { StoplineError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Relay } from '../relay/relay.ts';
+import { streamsPath, type Resumer } from '../resume/resume-api.ts';
+import { activeRouteSession } from '../resume/settings.ts';
 import { handleCancel } from './cancel-api.ts';
 import type { CancelAuth, RateLimiter } from './cancel-auth.ts';
 import { sendError } from './respond.ts';
 
-export function createDataServer(config: Config, relay: Relay, coordinator: Coordinator, metrics: Metrics, log: Logger, auth: CancelAuth, limiter: RateLimiter): Server {
+export function createDataServer(config: Config, relay: Relay, coordinator: Coordinator, metrics: Metrics, log: Logger, auth: CancelAuth, limiter: RateLimiter, resumer: Resumer | null = null): Server {
+  const activeRoute = config.resume?.activeRoute ?? null;
   const cancel = (req: IncomingMessage, res: ServerResponse, query: string, own: boolean) => handleCancel(req, res, query, { config, coordinator, metrics, auth, limiter, own });
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
@@ -28,12 +31,17 @@ export function createDataServer(config: Config, relay: Relay, coordinator: Coor
     const te = req.headers['transfer-encoding'];
     if (te !== undefined && te.trim().toLowerCase() !== 'chunked') throw new StoplineError('bad_request', 'Unsupported Transfer-Encoding');
     if (path.startsWith('/stopline/')) {
+      if (resumer !== null && path.startsWith(streamsPath)) return resumer.streams(req, res, path, query);
       if (path !== '/stopline/v1/cancel') throw new StoplineError('not_found', `No such stopline endpoint: ${path}`);
       if (method !== 'POST') {
         res.setHeader('allow', 'POST');
         throw new StoplineError('method_not_allowed', `Method ${method} is not allowed on ${path}; use POST`);
       }
       return cancel(req, res, query, true);
+    }
+    if (activeRoute !== null && method === 'GET') {
+      const sessionId = activeRouteSession(activeRoute, path);
+      if (sessionId !== undefined) return resumer!.active(req, res, sessionId);
     }
     if (config.cancelRoutes.length > 0 && routeMatches(config.cancelRoutes, method, path)) {
       return cancel(req, res, query, false);

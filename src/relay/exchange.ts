@@ -2,13 +2,14 @@
 // by chunk. This is the hot path: onResponseData writes the chunk and, when the client's socket is full, pauses
 // the upstream until 'drain'. No Redis call, no log line; per chunk, one pooled buffer (the chunk framed for the
 // client) and, when an event is split across chunks, a subarray view.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { StreamRef } from '../cancel/keys.ts';
 import { upstreamError } from '../errors.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 import type { StreamOutcome } from '../observability/metrics.ts';
+import type { Tape } from '../resume/tape.ts';
 import type { StopResult } from '../streams/registry.ts';
 import type { StreamTrace } from '../tracing/spans.ts';
 import type { DialectName } from './dialects/dialect.ts';
@@ -21,8 +22,10 @@ export type StopReason = 'cancelled' | 'shutdown';
 
 /** What an exchange reports to the rest of stopline; the relay supplies it. */
 export interface ExchangeHooks {
-  /** The response turned out to be a stream: it is now a tracked stream. */
-  streamStarted(x: Exchange): void;
+  /** The response turned out to be a stream: it is now a tracked stream (its head as the client gets it). */
+  streamStarted(x: Exchange, status: number, headers: OutgoingHttpHeaders): void;
+  /** A resumable stream's client went away: true when the generation runs on detached (see src/resume/hub.ts). */
+  detached?: (x: Exchange) => boolean;
   /** A tracked candidate whose response was not a stream: forget it. */
   notAStream(x: Exchange): void;
   /**
@@ -33,6 +36,8 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
+  /** The upstream request failed (unreachable, timed out, reset): reported, rate limited. */
+  upstreamFailed?: (e: ReturnType<typeof upstreamError>) => void;
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -81,6 +86,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** This stream's chunks and bytes (its span; the replica's counters are summed from these). */
   chunks = 0;
   bytes = 0;
+  /** On a resume route: whether this stream keeps its output for followers, and where (src/resume/). */
+  resumable = false;
+  /** On a resume route, the client is an EventSource (it gets `id:` blocks to reconnect with). */
+  eventSource = false;
+  tape: Tape | null = null;
 
   readonly span: StreamTrace;
 
@@ -130,7 +140,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#framer = new Framer(this.#ending?.started(kind, headers) ?? kind);
       Object.assign(out, this.#extraHeaders);
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
-      this.#hooks.streamStarted(this);
+      this.#hooks.streamStarted(this, statusCode, out);
     } else if (this.ref !== null) {
       this.#forgotten = true;
       this.#hooks.notAStream(this);
@@ -180,6 +190,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#outcome = 'completed';
     this.#flushHeld();
+    this.tape?.end();
     this.#res.end();
     this.#report('completed');
   }
@@ -190,9 +201,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#outcome = 'upstream_error';
+    this.tape?.fail();
     const res = this.#res;
+    const e = upstreamError(err);
+    this.#hooks.upstreamFailed?.(e);
     if (!res.headersSent) {
-      const e = upstreamError(err);
       const body = JSON.stringify({ error: e.code, message: e.message });
       res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -234,6 +247,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // stream's ending see the piece (and keep a reference to it: no copy, no parse).
     const ending = this.#ending;
     if (ending !== null && ending.watching) ending.see(chunk);
+    // A resumable stream keeps a reference to what its client is sent; once that client is gone, only that.
+    const tape = this.tape;
+    if (tape !== null) {
+      tape.append(chunk);
+      if (tape.detached) return true;
+      // An EventSource client on a resume route: an `id:` block after the piece, for its reconnect's Last-Event-ID.
+      const id = tape.idAfter(chunk);
+      if (id !== null) chunk = Buffer.concat([chunk, id]);
+    }
     const socket = this.#socket;
     if (socket === null) return this.#res.write(chunk);
     const n = chunk.length;
@@ -348,12 +370,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#closed.then(() => 'stopped');
   }
 
+  /** A detached stream that had no follower for its window: the upstream is aborted, as if its client just left. */
+  abandon(): void {
+    if (this.#outcome !== null) return;
+    this.#outcome = 'client_disconnected';
+    this.#controller?.abort(new Error('stopline: client disconnected'));
+    this.#report('client_disconnected');
+  }
+
   /** Ends the client's response for a stop, then aborts the upstream request. */
   #endStop(reason: StopReason): void {
     this.#finishing = null;
     if (this.#finishTimer !== null) { clearTimeout(this.#finishTimer); this.#finishTimer = null; }
     const res = this.#res;
-    if (!res.destroyed && !res.writableEnded) this.#end(res, reason);
+    if ((!res.destroyed && !res.writableEnded) || this.tape?.detached === true) this.#end(res, reason);
     // The upstream is aborted once the client's end is on its socket: the abort (undici erroring the request and
     // destroying its socket) takes a few hundred microseconds under load, and the client need not wait for it.
     // Nothing of the upstream's can reach the client in between: the outcome is set, and this is one synchronous step.
@@ -391,8 +421,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
       res.end(ref === null ? undefined : early.body);
     } else if (ref !== null && this.#framer !== null && atBoundary) {
-      res.end(ending.ending(record));
+      const last = ending.ending(record);
+      this.tape?.end(last); // followers get the same ending (a detached stream's client is gone: only they do)
+      res.end(last);
     } else {
+      this.tape?.end();
       res.end();
     }
     const timer = setTimeout(() => res.destroy(), endGraceMs);
@@ -409,7 +442,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#socketDrainWanted) { this.#socketDrainWanted = false; this.#socket?.off('drain', this.#onSocketDrain); }
     this.#socket = null;
     if (this.#finishing !== null) this.#endStop(this.#finishing); // the client left inside the event
-    if (this.#outcome === null) {
+    if (this.#outcome === null && this.tape !== null && this.#hooks.detached?.(this) === true) {
+      // A resumable stream runs on for its followers: the upstream goes on at its own pace from here.
+      if (this.#controller?.paused === true) this.#controller.resume();
+    } else if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';
       this.#controller?.abort(new Error('stopline: client disconnected'));

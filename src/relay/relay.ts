@@ -11,13 +11,17 @@ import { hasBody, isJson, parseJson, readBody } from '../http/body.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
 import { needsJson, readId } from '../http/ids.ts';
 import type { Logger } from '../log.ts';
+import { upstreamFailureLog } from './upstream-failures.ts';
 import type { Metrics, StreamOutcome } from '../observability/metrics.ts';
+import type { Hub } from '../resume/hub.ts';
+import { eventSource, position, type Resumer } from '../resume/resume-api.ts';
 import type { Registry } from '../streams/registry.ts';
 import { untracedStream, type Tracing } from '../tracing/spans.ts';
 import type { CancelAuth } from '../http/cancel-auth.ts';
 import { requestShape } from './dialects/detect.ts';
 import { StreamEnding } from './dialects/ending.ts';
 import { Exchange, type ExchangeHooks } from './exchange.ts';
+import { Framer, framingOf } from './framing.ts';
 
 const isEventSource = (req: IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
 
@@ -32,6 +36,9 @@ export class Relay {
   readonly #jsonIds: boolean;
   readonly #upstreamHost: string;
   readonly #tracing: Tracing;
+  /** The replica's resumable streams; null when resume is off. */
+  hub: Hub | null = null;
+  resumer: Resumer | null = null;
   /** Read on every new request: a cached flag, not a lookup (set once on SIGTERM). */
   draining = false;
 
@@ -50,7 +57,13 @@ export class Relay {
     this.#upstreamHost = config.upstream.host;
     this.#hooks = {
       firstByte: (s) => metrics.firstByte.observe(s),
-      streamStarted: () => {},
+      upstreamFailed: upstreamFailureLog(log, config.upstream.origin),
+      streamStarted: (x, status, headers) => {
+        if (!x.resumable || this.hub === null || x.ref === null) return;
+        const tape = x.tape = this.hub.open(x.ref, status, headers, x.trace);
+        if (x.eventSource && framingOf(String(headers['content-type'] ?? '')) === 'sse') tape.ids = new Framer('sse');
+      },
+      detached: (x) => this.hub !== null && x.tape !== null && this.hub.detach(x.tape, () => x.abandon()),
       notAStream: (x) => {
         if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
         (x as Exchange).span.end('not_a_stream', 0, 0);
@@ -77,6 +90,17 @@ export class Relay {
     const messageId = readId(this.#c.messageIdFrom, req.headers, params, json) ?? randomUUID();
     if (!isValidId(messageId)) { this.#forward(req, res, null, body); return; }
 
+    // An EventSource reconnect (the same request with Last-Event-ID) to a stream still held somewhere: followed
+    // from there. A stream no replica holds any more is a new request, as it always was.
+    const resume = this.#c.resume;
+    if (this.resumer !== null && resume !== null && req.headers['last-event-id'] !== undefined && routeMatches(resume.routes, method, path)) {
+      try {
+        await this.resumer.follow(req, res, { sessionId, messageId }, position(req, query));
+        return;
+      } catch (err) {
+        if (!(err instanceof StoplineError) || err.code !== 'not_found') throw err;
+      }
+    }
     if (this.draining) throw new StoplineError('shutting_down', 'This replica is shutting down; retry on another');
     if (this.#registry.size >= this.#c.maxStreams) throw new StoplineError('too_many_streams', `This replica already holds ${this.#c.maxStreams} streams`);
     const ending = new StreamEnding(requestShape(path, json), forcedDialect(this.#c.dialectRoutes, method, path));
@@ -89,6 +113,11 @@ export class Relay {
     // The response also carries the cancel tokens (token mode); the upstream request carries the ids only.
     const responseHeaders = ref === null || this.#auth.mode !== 'token' ? ids : { ...ids, ...this.#auth.streamHeaders(ref.sessionId, ref.messageId) };
     const x = new Exchange(req, res, this.#hooks, ref, span, responseHeaders);
+    const resume = this.#c.resume;
+    if (ref !== null && resume !== null) {
+      x.resumable = routeMatches(resume.routes, req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+      x.eventSource = x.resumable && eventSource(req);
+    }
     if (ending !== undefined) x.endsAs(ending);
     span.run(() => this.#dispatch(req, x, ref, ids, body));
   }
@@ -147,6 +176,7 @@ export class Relay {
     this.#m.streamsTotal.inc({ outcome, dialect: x.dialect });
     this.#m.streamDuration.observe({ outcome }, (performance.now() - x.startedAt) / 1000);
     this.#coordinator.streamEnded(x, outcome);
+    if (x.tape !== null) this.hub?.ended(x.tape, outcome);
     if (outcome === 'cancelled' && this.#c.upstreamCancelPath !== undefined) this.#upstreamCancel(x.ref);
   }
 

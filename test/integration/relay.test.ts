@@ -160,13 +160,13 @@ test('upstream reset mid-stream: the client sees a truncated response, not a cle
 });
 
 test('stopline paths are never proxied; a wrong method gets 405', async () => {
+  const before = up.records.length;
   const res = await fetch(`${sl.url}/stopline/v1/cancel`);
   assert.equal(res.status, 405);
   assert.equal(res.headers.get('allow'), 'POST');
   const res2 = await fetch(`${sl.url}/stopline/other`);
   assert.equal(res2.status, 404);
-  const before = up.records.length;
-  assert.equal(up.records.length, before);
+  assert.equal(up.records.length, before, 'neither request reached the upstream');
 });
 
 test('malformed cancels get 400 with a clear message', async () => {

@@ -89,3 +89,15 @@ test('STOPLINE_MAX_STREAMS stops at what has been measured to work (50,000 strea
   assert.equal(loadConfig({ STOPLINE_MAX_STREAMS: '50000' }).maxStreams, 50_000);
   assert.throws(() => loadConfig({ STOPLINE_MAX_STREAMS: '50001' }), /Invalid STOPLINE_MAX_STREAMS="50001": expected a whole number from 1 to 50000/);
 });
+
+test('resume is off unless its routes are set; its bounds and routes are checked at start', () => {
+  assert.equal(loadConfig({}).resume, null);
+  const c = loadConfig({ STOPLINE_RESUME_ROUTES: 'POST /api/chat', STOPLINE_RESUME_ACTIVE_ROUTE: 'GET /api/chat/:id/stream' });
+  assert.deepEqual(c.resume!.activeRoute, { before: '/api/chat/', after: '/stream' });
+  assert.equal(c.resume!.detachMs, 30_000);
+  assert.throws(() => loadConfig({ STOPLINE_RESUME_ROUTES: 'POST /api/chat', STOPLINE_RESUME_STREAM_BYTES: '2048', STOPLINE_RESUME_REPLICA_BYTES: '1024' }),
+    /Invalid STOPLINE_RESUME_REPLICA_BYTES="1024": expected at least STOPLINE_RESUME_STREAM_BYTES \(2048\)/);
+  assert.throws(() => loadConfig({ STOPLINE_RESUME_ROUTES: 'POST /api/chat', STOPLINE_RESUME_DETACH_MS: 'soon' }), /Invalid STOPLINE_RESUME_DETACH_MS="soon"/);
+  assert.throws(() => loadConfig({ STOPLINE_RESUME_ROUTES: 'POST /api/chat', STOPLINE_RESUME_ACTIVE_ROUTE: 'POST /x/:id' }), /Invalid STOPLINE_RESUME_ACTIVE_ROUTE="POST \/x\/:id"/);
+  assert.throws(() => loadConfig({ STOPLINE_RESUME_ACTIVE_ROUTE: 'GET /x/:id' }), /needs STOPLINE_RESUME_ROUTES/);
+});
