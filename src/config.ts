@@ -309,10 +309,6 @@ export function loadConfig(env: Env): Config {
     redisCaFile,
     resume,
   };
-  // Registrations are kept alive by the poll: a tick or two may be missed (a slow Redis, a GC pause) before they expire.
-  if (config.pollIntervalMs * 3 > config.streamTtlS * 1000) {
-    bad('STOPLINE_POLL_INTERVAL_MS', String(config.pollIntervalMs), `expected at most a third of STOPLINE_STREAM_TTL_S (${config.streamTtlS} s), so that the poll keeps registrations alive`);
-  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
