@@ -1,12 +1,14 @@
 // A TCP proxy between stopline and Redis that can black-hole chosen connections: bytes stop flowing both ways
-// while the sockets stay open (no FIN, no RST), as with a dead NAT entry or a frozen peer.
+// while the sockets stay open (no FIN, no RST), as with a dead NAT entry or a frozen peer. It can also slow every
+// reply down by a fixed delay (in order), as a Redis under load or across a congested link.
 import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 
 export interface Conn { readonly client: Socket; readonly server: Socket; sawSubscribe: boolean; frozen: boolean }
 
-export async function startTcpProxy(targetPort: number): Promise<{ port: number; conns: Conn[]; freeze(pred: (c: Conn) => boolean): number; close(): Promise<void> }> {
+export async function startTcpProxy(targetPort: number): Promise<{ port: number; conns: Conn[]; freeze(pred: (c: Conn) => boolean): number; delay(ms: number): void; close(): Promise<void> }> {
   const conns: Conn[] = [];
+  let delayMs = 0;
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
     const c: Conn = { client, server: upstream, sawSubscribe: false, frozen: false };
@@ -15,7 +17,11 @@ export async function startTcpProxy(targetPort: number): Promise<{ port: number;
       if (/subscribe/i.test(d.toString('latin1'))) c.sawSubscribe = true;
       if (!c.frozen) upstream.write(d);
     });
-    upstream.on('data', (d: Buffer) => { if (!c.frozen) client.write(d); });
+    upstream.on('data', (d: Buffer) => {
+      if (c.frozen) return;
+      if (delayMs === 0) client.write(d);
+      else setTimeout(() => { if (!client.destroyed) client.write(d); }, delayMs); // same delay: timers keep the order
+    });
     const end = () => { client.destroy(); upstream.destroy(); };
     client.on('close', end);
     upstream.on('close', end);
@@ -32,6 +38,7 @@ export async function startTcpProxy(targetPort: number): Promise<{ port: number;
       for (const c of conns) if (!c.client.destroyed && pred(c)) { c.frozen = true; n++; }
       return n;
     },
+    delay(ms) { delayMs = ms; },
     async close() {
       for (const c of conns) { c.client.destroy(); c.server.destroy(); }
       server.close();
