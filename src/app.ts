@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './observability/metrics.ts';
 import type { Exchange } from './relay/exchange.ts';
 import { Relay } from './relay/relay.ts';
+import type { Tunnels } from './relay/tunnel.ts';
 import { createUpstream } from './relay/upstream.ts';
 import { createResume } from './resume/resume.ts';
 import { beforeAbort, deadlines, drained, sizes, type Deadlines, type Drainable } from './shutdown.ts';
@@ -28,6 +29,8 @@ import { version } from './version.ts';
 export interface App {
   readonly config: Config;
   readonly log: Logger;
+  /** The open upgraded connections (WebSocket...). */
+  readonly tunnels: Tunnels;
   /** Listens on both ports; resolves with the ports actually bound (useful with port 0). */
   start(): Promise<{ port: number; adminPort: number }>;
   /**
@@ -93,6 +96,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   return {
     config,
     log,
+    tunnels: relay.tunnels,
     async start() {
       if (config.redis.mode === 'memory') log.info('no STOPLINE_REDIS_URL: single-node mode, cancel state kept in this process');
       redis?.start();

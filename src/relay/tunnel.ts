@@ -27,6 +27,9 @@ export class Tunnels {
 
   get size(): number { return this.#open.size; }
 
+  /** Each open tunnel as [client socket, upstream socket]: what it holds in its write buffers, whether it reads. */
+  sockets(): IterableIterator<[Duplex, Duplex]> { return this.#open.entries(); }
+
   /** Resolves when no tunnel is open (at once if none is). */
   idle(): Promise<void> {
     if (this.#open.size === 0) return Promise.resolve();

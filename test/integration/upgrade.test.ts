@@ -123,23 +123,50 @@ test('a refused handshake gets the upstream\'s own answer', async () => {
   assert.equal(metric(await replicas[0]!.metrics(), 'stopline_upgrades_total', { result: 'refused' }), 1);
 });
 
-test('a paused reader holds the flow and then gets every message, in order', async () => {
-  const { client, server } = await open(replicas[1]!, '/ws/flood');
-  (server as { echo?: boolean }).echo = false;
-  client.pause(); // the client reads nothing until it resumes
-  const chunk = Buffer.alloc(1024 * 1024, 7);
-  const total = 64;
-  for (let i = 0; i < total; i++) server.send(chunk);
-  assert.ok(server.bufferedAmount > 0);
-  // Resumed, the client gets every message, in order.
-  let got = 0;
-  const all = new Promise<void>((resolve) => client.on('message', (d: Buffer) => { assert.equal(d.length, chunk.length); if (++got === total) resolve(); }));
-  client.resume();
-  await all;
-  assert.equal(server.bufferedAmount, 0);
-  client.close(1000);
-  await once(client, 'close');
-});
+/** The bytes a replica holds in its tunnels' write buffers (both sockets of every open tunnel). */
+function held(r: Replica): number {
+  let n = 0;
+  for (const [client, upstream] of r.app.tunnels.sockets()) n += client.writableLength + upstream.writableLength;
+  return n;
+}
+
+// The bug this guards against: a tunnel that copies each chunk on (`on('data', d => other.write(d))`) never pauses
+// the side that sends, so a slow reader makes stopline hold everything the other side sends, in memory, unbounded.
+// With backpressure, the tunnel stops reading the sender once the reader's socket is full: stopline holds about a
+// socket buffer and a read (64 KiB each), and the rest waits in the sender. The sender here sends 64 MiB, more than
+// the kernel's buffers on both connections take, so a tunnel that never pauses ends up holding tens of MiB.
+const heldBound = 1024 * 1024;
+for (const direction of ['downstream', 'upstream'] as const) {
+  test(`a paused reader (${direction}) holds the flow at the sender, then gets every message in order`, async () => {
+    const r = replicas[1]!;
+    const { client, server } = await open(r, `/ws/flood-${direction}`);
+    (server as { echo?: boolean }).echo = false;
+    const [fromClient, fromUpstream] = [...r.app.tunnels.sockets()].at(-1)!;
+    const [reader, sender, source] = direction === 'downstream' ? [client, server, fromUpstream] : [server, client, fromClient];
+    reader.pause(); // its socket reads nothing until it resumes
+    const total = 64;
+    for (let i = 0; i < total; i++) {
+      const m = Buffer.alloc(1024 * 1024, 7);
+      m.writeUInt32BE(i);
+      sender.send(m);
+    }
+    // Either the tunnel pauses the socket it reads the sender from, or it holds more than the bound: which comes first.
+    await until('the tunnel pauses its source, or holds more than the bound', () => source.isPaused() || held(r) > heldBound, 400);
+    assert.ok(held(r) <= heldBound, `stopline holds ${held(r)} bytes for a paused reader`);
+    assert.ok(sender.bufferedAmount > 0, 'the rest waits in the sender');
+    // Resumed, the reader gets every message, whole and in order.
+    const got: number[] = [];
+    const all = new Promise<void>((resolve) => reader.on('message', (d: Buffer) => {
+      got.push(d.length === 1024 * 1024 ? d.readUInt32BE(0) : -1);
+      if (got.length === total) resolve();
+    }));
+    reader.resume();
+    await all;
+    assert.deepEqual(got, Array.from({ length: total }, (_, i) => i));
+    client.close(1000);
+    await once(client, 'close');
+  });
+}
 
 test('closing the replica closes its open tunnels', async () => {
   const r = await startReplica({ STOPLINE_UPSTREAM: upstreamUrl });
