@@ -156,7 +156,7 @@ const outDir = resolve(a.out ?? join(here, 'results'));
 const validDesigns = ['direct', 'nginx', 'haproxy', 'node-proxy', 'per-chunk', 'poll', 'push'];
 for (const d of P.designs) if (!validDesigns.includes(d)) { process.stderr.write(`bench: unknown design ${d}\n`); process.exit(2); }
 
-type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push' | 'push (traced)';
+type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push' | 'push-traced';
 interface Design {
   readonly name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)';
   readonly kind: 'direct' | 'relay' | 'stopline';
@@ -226,7 +226,7 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
 }
 
 async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => [], redisUrl = redis!.url, env: Record<string, string> = {}): Promise<Design> {
-  const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name === 'push (scale)' ? 'push-scale' : name === 'push (traced)' ? 'push-traced' : name;
+  const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name === 'push (scale)' ? 'push-scale' : name;
   const prefix = `bench:${tag}:`;
   const reps = await Promise.all(['a', 'b'].map((side) => startStopline(main, {
     STOPLINE_UPSTREAM: upstream!.url,
@@ -807,7 +807,7 @@ async function main(): Promise<void> {
   }
   if (P.tracing) {
     otlp = await startOtlpSink();
-    designs.push(await stoplineDesign('push (traced)', 'push', mainJs, () => pushArgs, redis.url, {
+    designs.push(await stoplineDesign('push-traced', 'push', mainJs, () => pushArgs, redis.url, {
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '1',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`,
@@ -839,7 +839,7 @@ async function main(): Promise<void> {
   // The traced replicas stop first (SIGTERM flushes their span queue), so the receiver has everything they exported.
   let receiver: ReturnType<OtlpSink['counts']> | null = null;
   if (otlp !== null) {
-    for (const rp of designs.find((d) => d.name === 'push (traced)')!.replicas) await rp.stop();
+    for (const rp of designs.find((d) => d.name === 'push-traced')!.replicas) await rp.stop();
     receiver = otlp.counts();
     log(`tracing: ${receiver.spans} spans received in ${receiver.posts} OTLP requests`);
   }
@@ -1085,7 +1085,7 @@ function tracingComparison(summary: ReturnType<typeof summarizeAll>, receiver: R
   };
   return {
     sampler: 'parentbased_traceidratio', ratio: 1, exporter: 'OTLP/HTTP protobuf to a receiver on loopback (default batch span processor)',
-    off: side('push'), on: side('push (traced)'), receiver,
+    off: side('push'), on: side('push-traced'), receiver,
   };
 }
 
