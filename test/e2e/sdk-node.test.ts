@@ -9,12 +9,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { AbstractChat, DefaultChatTransport, readUIMessageStream, type ChatState, type ChatStatus, type UIMessage, type UIMessageChunk } from 'ai';
+import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
 import { Ollama } from 'ollama';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { metric, startReplica, subscribed, type Replica } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
 import { shortTokens, startSdkUpstream, tokens, type SdkUpstream } from '../fixtures/sdk/upstream.ts';
+import { TestChat, textOf } from '../fixtures/sdk/chat.ts';
 
 let redis: RedisServer | undefined;
 let upstream: SdkUpstream | undefined;
@@ -128,7 +129,7 @@ const clients: Record<string, Client> = {
     await chat.sendMessage({ text: 'Write a long poem' });
     assert.equal(errored, undefined, `the chat reported an error: ${errored?.message}`);
     const last = chat.messages.at(-1);
-    const text = last?.role === 'assistant' ? last.parts.map((p) => (p.type === 'text' ? p.text : '')).join('') : '';
+    const text = last?.role === 'assistant' ? textOf(last) : '';
     return { text, record: 'not exposed', extra: { status: chat.status, ...finished } };
   },
   async 'ollama chat loop'(base, headers, model, onText) {
@@ -154,25 +155,6 @@ const clients: Record<string, Client> = {
     return { text, record };
   },
 };
-
-/** The AI SDK's Chat outside React: AbstractChat over a plain state, as the framework bindings build it. */
-class TestChat extends AbstractChat<UIMessage> {
-  constructor(init: Omit<ConstructorParameters<typeof AbstractChat<UIMessage>>[0], 'state'>, onText: (t: string) => void) {
-    const state: ChatState<UIMessage> = {
-      status: 'ready' as ChatStatus,
-      error: undefined,
-      messages: [],
-      pushMessage: (m) => { state.messages = [...state.messages, m]; },
-      popMessage: () => { state.messages = state.messages.slice(0, -1); },
-      replaceMessage: (i, m) => {
-        state.messages = state.messages.map((x, j) => (j === i ? m : x));
-        onText(m.parts.map((p) => (p.type === 'text' ? p.text : '')).join(''));
-      },
-      snapshot: (x) => structuredClone(x),
-    };
-    super({ ...init, state });
-  }
-}
 
 let seq = 0;
 const ids = (kind: string) => { seq++; return { session: `sdk-${seq}`, message: `${kind.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${seq}` }; };
