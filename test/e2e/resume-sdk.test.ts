@@ -3,47 +3,25 @@
 // DefaultChatTransport's `GET {api}/{chat id}/stream` expecting the active stream from its start (it rebuilds the
 // message from the replay) or 204. The reload lands on the other replica: the chat must end `ready` with the whole
 // answer, byte for byte what the upstream generated, and the generation must have run once, never aborted.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DefaultChatTransport, type UIMessage } from 'ai';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { metric, startReplica, subscribed, type Replica } from '../helpers/stopline.ts';
-import { freePort } from '../helpers/net.ts';
-import { slowTokens, startSdkUpstream, tokens, type SdkUpstream } from '../fixtures/sdk/upstream.ts';
+import { metric, type Replica } from '../helpers/stopline.ts';
+import { slowTokens, tokens } from '../fixtures/sdk/upstream.ts';
+import { sdkScenario } from '../fixtures/sdk/scenario.ts';
 import { TestChat, textOf } from '../fixtures/sdk/chat.ts';
 
-let redis: RedisServer | undefined;
-let upstream: SdkUpstream | undefined;
-let a: Replica;
-let b: Replica;
-
-before(async () => {
-  redis = await startRedis();
-  upstream = await startSdkUpstream();
-  const ports = [await freePort(), await freePort()];
-  const env = {
-    STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_UPSTREAM: upstream.url, STOPLINE_DRAIN_TIMEOUT_S: '0',
-    // As the README says to set it up for useChat: the chat id is the session id.
-    STOPLINE_SESSION_ID_FROM: 'json:id,header:x-session-id',
-    STOPLINE_RESUME_ROUTES: 'POST /api/chat',
-    STOPLINE_RESUME_ACTIVE_ROUTE: 'GET /api/chat/:id/stream',
-    STOPLINE_PEERS: ports.map((p) => `127.0.0.1:${p}`).join(','),
-    STOPLINE_PEER_SECRET: 'a-peer-secret-of-some-length',
-  };
-  a = await startReplica({ ...env, STOPLINE_NODE_ID: 'sdk-a', STOPLINE_ADMIN_LISTEN: `127.0.0.1:${ports[0]}` });
-  b = await startReplica({ ...env, STOPLINE_NODE_ID: 'sdk-b', STOPLINE_ADMIN_LISTEN: `127.0.0.1:${ports[1]}` });
-  await subscribed([a, b]);
-});
-
-after(async () => {
-  await Promise.allSettled([a?.close(), b?.close()]);
-  await upstream?.stop();
-  await redis?.stop();
-});
+const sc = sdkScenario({
+  // As the README says to set it up for useChat: the chat id is the session id.
+  STOPLINE_SESSION_ID_FROM: 'json:id,header:x-session-id',
+  STOPLINE_RESUME_ROUTES: 'POST /api/chat',
+  STOPLINE_RESUME_ACTIVE_ROUTE: 'GET /api/chat/:id/stream',
+}, true);
 
 const transport = (r: Replica) => new DefaultChatTransport<UIMessage>({ api: `${r.url}/api/chat`, body: { model: 'slow' } });
 
 test('AbstractChat reloaded mid-answer resumes through the other replica and ends ready with the whole answer', async () => {
+  const { a, b } = sc;
   const id = 'chat-resume-1';
   let reached: () => void;
   const midAnswer = new Promise<void>((r) => { reached = r; });
