@@ -1,19 +1,31 @@
 // Generates dashboards/stopline-overview.json, the Grafana dashboard for stopline: `node dashboards/build.ts`.
 // The JSON is committed; test/ops/dashboard.test.ts fails when it differs from what this script produces.
 //
-// Conventions kept by every panel: the `${datasource}` variable as data source, `namespace` and `pod` matchers on
-// every selector, `$__rate_interval` in rate() and increase(), a unit and a description.
+// Conventions kept by every panel (those of Grafana's dashboard-linter, checked by test/ops/dashboard-lint.ts): the
+// `${datasource}` variable as data source, `namespace`, `job` and `pod` matchers on every selector of stopline's own
+// series, `$__rate_interval` in every rate() and increase(), a unit and a description. The USE row reads cAdvisor
+// and kube-state-metrics series, which carry those exporters' `job`: they are matched on namespace, pod and
+// container="stopline" instead.
+//
+// STOPLINE_DOCS_BASE sets where the runbook link points (default: the project's repository on GitHub), e.g.
+//   STOPLINE_DOCS_BASE=https://git.example.com/platform/stopline/blob/main npm run dashboards
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const overviewFile = fileURLToPath(new URL('./stopline-overview.json', import.meta.url));
 
 const datasource = { type: 'prometheus', uid: '${datasource}' } as const;
-const runbooks = 'https://github.com/stopline/stopline/blob/main/docs/runbooks.md';
+const docsBase = (process.env.STOPLINE_DOCS_BASE ?? 'https://github.com/stopline/stopline/blob/main').replace(/\/+$/, '');
+const runbooks = `${docsBase}/docs/runbooks.md`;
 
-/** `name{namespace=~"$namespace", pod=~"$pod", ...extra}`: every selector on the dashboard is built here. */
+/** `name{namespace=~"$namespace", job=~"$job", pod=~"$pod", ...extra}`: every selector of stopline's own series. */
 function sel(name: string, extra = ''): string {
-  return `${name}{namespace=~"$namespace", pod=~"$pod"${extra === '' ? '' : `, ${extra}`}}`;
+  return `${name}{namespace=~"$namespace", job=~"$job", pod=~"$pod"${extra === '' ? '' : `, ${extra}`}}`;
+}
+
+/** A cAdvisor or kube-state-metrics series of the stopline container (their `job` is the exporter's). */
+function container(name: string, extra = ''): string {
+  return `${name}{namespace=~"$namespace", pod=~"$pod", container="stopline"${extra === '' ? '' : `, ${extra}`}}`;
 }
 
 /** prom-client's default metrics carry no stopline prefix: keep only the stopline container's own series. */
@@ -23,8 +35,8 @@ function ownProcess(expr: string): string {
 
 const rate = (name: string, extra = '') => `rate(${sel(name, extra)}[$__rate_interval])`;
 
-function quantile(q: number, histogram: string, by: string[], window = '$__rate_interval'): string {
-  return `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (rate(${sel(`${histogram}_bucket`)}[${window}])))`;
+function quantile(q: number, histogram: string, by: string[]): string {
+  return `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (rate(${sel(`${histogram}_bucket`)}[$__rate_interval])))`;
 }
 
 type Target = { expr: string; legendFormat: string; instant?: boolean };
@@ -45,6 +57,8 @@ interface PanelSpec {
   steps?: { value: number; color: string }[];
   mappings?: Mapping[];
   bars?: boolean;
+  /** How a stat reduces its series over the time range (default: the last value). */
+  reduce?: 'max' | 'mean';
 }
 
 export type Panel = Record<string, unknown> & { id: number; type: string; title: string };
@@ -101,7 +115,7 @@ function panel(id: number, gridPos: object, spec: PanelSpec): Panel {
   const options: Record<string, unknown> =
     spec.kind === 'stat'
       ? {
-          reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+          reduceOptions: { calcs: [spec.reduce ?? 'lastNotNull'], fields: '', values: false },
           colorMode: 'value',
           graphMode: spec.targets.some((t) => t.instant === true) ? 'none' : 'area',
           justifyMode: 'auto',
@@ -148,18 +162,18 @@ export function buildOverview(): Dashboard {
   l.add({ ...stat, title: 'Streams ended', unit: 'reqps',
     description: 'Tracked streams ending per second, all outcomes.',
     targets: [{ expr: `sum(${rate('stopline_streams_total')})`, legendFormat: 'ended' }] });
-  l.add({ ...stat, title: 'Cancel-to-stop p99', unit: 's', steps: [{ value: 0.5, color: 'orange' }, { value: 2, color: 'red' }],
-    description: 'p99 from receipt of a cancel to the owner confirming the stop, over the whole time range. Alert: StoplineCancelToStopSlow.',
-    targets: [{ expr: quantile(0.99, 'stopline_cancel_to_stop_seconds', [], '$__range'), legendFormat: 'p99', instant: true }] });
-  l.add({ ...stat, title: 'Unconfirmed cancels', unit: 'percentunit', steps: [{ value: 0.02, color: 'orange' }, { value: 0.1, color: 'red' }],
-    description: 'Share of the cancels that reached a stream which were answered `accepted` (not confirmed), over the whole time range. Alert: StoplineStopsNotConfirmed.',
-    targets: [{ expr: `sum(increase(${sel('stopline_cancel_requests_total', 'outcome="accepted"')}[$__range])) / sum(increase(${sel('stopline_cancel_requests_total', cancelsReachingAStream)}[$__range]))`, legendFormat: 'unconfirmed', instant: true }] });
+  l.add({ ...stat, title: 'Cancel-to-stop p99 (worst)', unit: 's', reduce: 'max', steps: [{ value: 0.5, color: 'orange' }, { value: 2, color: 'red' }],
+    description: 'p99 from receipt of a cancel to the owner confirming the stop, per rate interval; the worst over the time range. Alert: StoplineCancelToStopSlow.',
+    targets: [{ expr: quantile(0.99, 'stopline_cancel_to_stop_seconds', []), legendFormat: 'p99' }] });
+  l.add({ ...stat, title: 'Unconfirmed cancels', unit: 'percentunit', reduce: 'mean', steps: [{ value: 0.02, color: 'orange' }, { value: 0.1, color: 'red' }],
+    description: 'Share of the cancels that reached a stream which were answered `accepted` (not confirmed), per rate interval; the mean over the time range. Alert: StoplineStopsNotConfirmed.',
+    targets: [{ expr: `sum(${rate('stopline_cancel_requests_total', 'outcome="accepted"')}) / sum(${rate('stopline_cancel_requests_total', cancelsReachingAStream)})`, legendFormat: 'unconfirmed' }] });
   l.add({ ...stat, title: 'Pods without Redis', unit: 'none', steps: [{ value: 1, color: 'red' }],
     description: 'Pods whose Redis connection is down or whose circuit breaker is open. Alert: StoplineRedisDown.',
     targets: [{ expr: `count(${sel('stopline_redis_up')} == 0) or vector(0)`, legendFormat: 'pods' }] });
-  l.add({ ...stat, title: 'Fallback activations', unit: 'none', steps: [{ value: 1, color: 'orange' }],
-    description: 'Times stopline used its Redis-independent fallback over the whole time range. Alert: StoplineFallbackActivated.',
-    targets: [{ expr: `sum(increase(${sel('stopline_fallback_activations_total')}[$__range])) or vector(0)`, legendFormat: 'activations', instant: true }] });
+  l.add({ ...stat, title: 'Fallback activations (peak)', unit: 'none', reduce: 'max', steps: [{ value: 1, color: 'orange' }],
+    description: 'Times stopline used its Redis-independent fallback per rate interval; the most in one interval over the time range. Alert: StoplineFallbackActivated.',
+    targets: [{ expr: `sum(increase(${sel('stopline_fallback_activations_total')}[$__rate_interval])) or vector(0)`, legendFormat: 'activations' }] });
   l.add({ ...stat, title: 'Event-loop lag p99 (worst pod)', unit: 's', steps: [{ value: 0.05, color: 'orange' }, { value: 0.1, color: 'red' }],
     description: 'Highest p99 event-loop lag among the selected pods. Alert: StoplineEventLoopLagHigh.',
     targets: [{ expr: `max(${ownProcess(sel('nodejs_eventloop_lag_p99_seconds'))})`, legendFormat: 'lag' }] });
@@ -250,6 +264,17 @@ export function buildOverview(): Dashboard {
     description: '1 while a pod drains after SIGTERM, per pod.',
     targets: [{ expr: `max by (pod) (${sel('stopline_draining')})`, legendFormat: '{{pod}}' }] });
 
+  l.row('Sidecar resources (USE)');
+  l.add({ ...ts, title: 'CPU throttling', unit: 'percentunit', min: 0, max: 1, steps: [{ value: 0.25, color: 'red' }],
+    description: 'Share of CFS periods in which the stopline container was throttled (cAdvisor), per pod. Throttling delays every relayed chunk: raise the CPU limit or remove it.',
+    targets: [{ expr: `sum by (pod) (rate(${container('container_cpu_cfs_throttled_periods_total')}[$__rate_interval])) / sum by (pod) (rate(${container('container_cpu_cfs_periods_total')}[$__rate_interval]))`, legendFormat: '{{pod}}' }] });
+  l.add({ ...ts, title: 'Memory against the limit', unit: 'percentunit', min: 0, steps: [{ value: 0.9, color: 'red' }],
+    description: 'Working set of the stopline container (cAdvisor) over its memory limit (kube-state-metrics), per pod. Near 1 the container is OOM-killed.',
+    targets: [{ expr: `max by (pod) (${container('container_memory_working_set_bytes')}) / max by (pod) (${container('kube_pod_container_resource_limits', 'resource="memory"')})`, legendFormat: '{{pod}}' }] });
+  l.add({ ...ts, title: 'Sidecar restarts', unit: 'none', min: 0, bars: true,
+    description: 'Restarts of the stopline container per rate interval (kube-state-metrics), per pod. A native sidecar that restarts takes the pod\'s streams with it.',
+    targets: [{ expr: `sum by (pod) (increase(${container('kube_pod_container_status_restarts_total')}[$__rate_interval]))`, legendFormat: '{{pod}}' }] });
+
   return {
     uid: 'stopline-overview',
     title: 'stopline / Overview',
@@ -282,7 +307,8 @@ export function buildOverview(): Dashboard {
       list: [
         { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0, includeAll: false, multi: false, options: [], refresh: 1, regex: '', skipUrlSync: false },
         labelVariable('namespace', 'Namespace', 'label_values(stopline_build_info, namespace)'),
-        labelVariable('pod', 'Pod', 'label_values(stopline_build_info{namespace=~"$namespace"}, pod)'),
+        labelVariable('job', 'Job', 'label_values(stopline_build_info{namespace=~"$namespace"}, job)'),
+        labelVariable('pod', 'Pod', 'label_values(stopline_build_info{namespace=~"$namespace", job=~"$job"}, pod)'),
       ],
     },
     panels: l.panels,

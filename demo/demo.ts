@@ -16,23 +16,29 @@ const port = async (): Promise<number> => {
   await once(s, 'listening');
   const p = (s.address() as AddressInfo).port;
   s.close();
+  await once(s, 'close');
   return p;
 };
 
 // 1. A streaming "AI service": one token every 50 ms, and it tells us when its client goes away.
 let produced = 0;
 let sawDisconnect = false;
+// Resolved when the latest request's connection closes: the stream is over for the upstream too. The client's
+// stream may end a moment before the upstream's side of the aborted request closes; the result waits for both.
+let upstreamClosed: Promise<void> = Promise.resolve();
 const upstream = createServer((_req, res) => {
   // One answer at a time: the figures printed are those of the latest request.
   produced = 0;
   sawDisconnect = false;
+  const closed = Promise.withResolvers<void>();
+  upstreamClosed = closed.promise;
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   let i = 0;
   const timer = setInterval(() => {
     res.write(`data: ${JSON.stringify({ token: `token-${i++} ` })}\n\n`);
     produced = i;
   }, 50);
-  res.on('close', () => { clearInterval(timer); if (!res.writableFinished) sawDisconnect = true; });
+  res.on('close', () => { clearInterval(timer); if (!res.writableFinished) sawDisconnect = true; closed.resolve(); });
 });
 upstream.listen(0, '127.0.0.1');
 await once(upstream, 'listening');
@@ -106,6 +112,10 @@ const sent = performance.now();
 const answer = await fetch(`${b.url}/stopline/v1/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'demo-session', message_id: 'demo-message' }) });
 const body = await answer.json() as { outcome: string; owner: string; cancel_to_stop_ms: number; path: string };
 await done;
+// Bounded: an upstream that never saw its client go away is reported as such after a second.
+let bound: NodeJS.Timeout | undefined;
+await Promise.race([upstreamClosed, new Promise<void>((r) => { bound = setTimeout(r, 1_000); })]);
+clearTimeout(bound);
 say(`<-- ${answer.status} ${JSON.stringify(body)}`);
 say('\nresult');
 say(`  outcome                           ${body.outcome} (owner ${body.owner}, path ${body.path})`);
@@ -113,7 +123,11 @@ say(`  cancel_to_stop_ms (server side)   ${body.cancel_to_stop_ms} ms: cancel re
 say(`  client side                       ${(ended - sent).toFixed(2)} ms: cancel sent -> stream ended at the client`);
 say(`  upstream saw its client go away   ${sawDisconnect}; it produced ${produced} tokens`);
 say(`  the stream ended with             ${text.includes('event: stopline.cancelled') ? 'event: stopline.cancelled' : '(no terminal event)'}`);
-say(`\nmetrics: curl ${a.admin}/metrics | grep stopline_   (streams, cancels, Redis latency, fallbacks)`);
+// The replicas close below, so their metrics are read now rather than offered as a command for a closed port.
+const metricsText = await (await fetch(`${a.admin}/metrics`)).text();
+const wanted = /^stopline_(streams_total|cancel_checks_total|redis_up|streams_active) /;
+say(`\nreplica A's metrics (GET ${a.admin}/metrics, a few of them; the replicas stop when the demo ends)`);
+for (const line of metricsText.split('\n')) if (wanted.test(line.replace(/\{[^}]*\}/, ''))) say(`  ${line}`);
 
 await a.app.close();
 if (b !== a) await b.app.close();

@@ -6,6 +6,7 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { sendJson, sendError } from './http/respond.ts';
 import { StoplineError } from './errors.ts';
+import { markUntracedPort, unmarkUntracedPort } from './tracing/state.ts';
 
 export interface AdminRoutes {
   /** Extra routes (peer endpoint); returns false when the path is not theirs. */
@@ -43,6 +44,10 @@ export function createAdminServer(config: Config, metrics: Metrics, state: { dra
     };
     run().catch((err: unknown) => sendError(res, err, log));
   });
+  // Probes and scrapes make no spans (about one every few seconds per pod at the chart's probe periods).
+  let bound: number | undefined;
+  server.on('listening', () => { bound = (server.address() as import('node:net').AddressInfo).port; markUntracedPort(bound); });
+  server.on('close', () => { if (bound !== undefined) unmarkUntracedPort(bound); });
   return server;
 }
 

@@ -81,7 +81,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   const inFlight = new InFlight(server);
   const streams: Drainable = { name: 'streams', get size() { return registry.size; }, idle: () => registry.idle(), closeAll: () => relay.stopAll() };
   // In this order past the deadline: the streams' endings are written before the rest is cut.
-  const drainables: Drainable[] = [streams, inFlight];
+  const drainables: Drainable[] = [streams, inFlight, relay.tunnels];
   let closed = false;
 
   const listen = async (s: typeof server, host: string, port: number): Promise<number> => {
@@ -125,6 +125,8 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
       if (closed) return;
       closed = true;
       coordinator.close();
+      // Upgraded connections are no longer the server's (closeAllConnections does not see them): cut them here.
+      relay.tunnels.closeAll();
       resume?.close();
       server.closeAllConnections();
       server.close();

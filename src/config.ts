@@ -59,6 +59,8 @@ export interface Config {
   readonly subscriberPingMs: number;
   /** PEM file of the CA that signed Redis' certificate (rediss://), beside the system's; verification is always on. */
   readonly redisCaFile: string | undefined;
+  /** The upstream sees the client's Host (as sidecars do); false: the upstream's own, and redirects are mapped back. */
+  readonly preserveHost: boolean;
   /** Resume and followers (src/resume/); null: off. */
   readonly resume: ResumeSettings | null;
 }
@@ -265,6 +267,9 @@ export function loadConfig(env: Env): Config {
     bad('STOPLINE_CANCEL_AUTH_PATH', cancelAuthPath ?? '', 'with STOPLINE_CANCEL_AUTH=forward, the upstream path that authorizes a cancel (starting with /)');
   }
 
+  const preserveHostRaw = str('STOPLINE_PRESERVE_HOST', 'true');
+  if (preserveHostRaw !== 'true' && preserveHostRaw !== 'false') bad('STOPLINE_PRESERVE_HOST', preserveHostRaw, 'expected true or false');
+
   const redisCaFile = opt('STOPLINE_REDIS_CA_FILE');
   if (redisCaFile !== undefined && !existsSync(redisCaFile)) bad('STOPLINE_REDIS_CA_FILE', redisCaFile, 'expected a readable PEM file');
 
@@ -305,6 +310,7 @@ export function loadConfig(env: Env): Config {
     cancelRatePerS: int('STOPLINE_CANCEL_RATE_PER_S', defaults.cancelRatePerS, 0, 1_000_000),
     subscriberPingMs: int('STOPLINE_SUBSCRIBER_PING_MS', defaults.subscriberPingMs, 100, 600_000),
     redisCaFile,
+    preserveHost: preserveHostRaw !== 'false',
     resume,
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -63,6 +63,8 @@ export class RedisClient {
   readonly #log: Logger;
   readonly breaker: Breaker;
   #closed = false;
+  #where = '';
+  #lastError: Error | undefined;
   readonly #ca: string | undefined;
   onReady: () => void = () => {};
 
@@ -94,7 +96,15 @@ export class RedisClient {
       if (wasClosed) this.onReady();
     });
     this.command.on('close', () => { this.breaker.trip(); this.#updateUp(); });
-    this.command.on('error', (err: Error) => this.#log.debug('redis connection error', { err }));
+    // The first connection error of an outage is logged at warn with where Redis was sought and the real cause
+    // (ECONNREFUSED, ENOTFOUND, WRONGPASS...); the retries that follow at debug, until Redis is ready again.
+    this.#where = redisTarget(config.redis);
+    this.command.on('ready', () => { this.#lastError = undefined; });
+    this.command.on('error', (err: Error) => {
+      const first = this.#lastError === undefined;
+      this.#lastError = err;
+      (first ? this.#log.warn : this.#log.debug)('redis connection failed', { redis: this.#where, err });
+    });
     metrics.enableRedisMetrics();
     metrics.redisUp.set(0);
   }
@@ -108,7 +118,7 @@ export class RedisClient {
   get ready(): boolean { return this.command.status === 'ready'; }
 
   start(): void {
-    this.command.connect().catch((err: unknown) => this.#log.warn('redis not reachable at start; streaming goes on, cancel falls back', { err }));
+    this.command.connect().catch((err: unknown) => this.#log.warn('redis not reachable at start; streaming goes on, cancel falls back', { redis: this.#where, err: this.#lastError ?? err }));
   }
 
   #updateUp(): void {
@@ -162,4 +172,13 @@ export async function quit(c: Connection): Promise<void> {
   ]);
   clearTimeout(timer);
   c.disconnect();
+}
+
+/** Where Redis is sought, for logs: host:port (never the URL's user or password). */
+function redisTarget(r: Exclude<Config['redis'], { mode: 'memory' }>): string {
+  if (r.mode === 'standalone') {
+    try { const u = new URL(r.url); return `${u.protocol}//${u.host}`; } catch { return 'redis'; }
+  }
+  const list = (r.mode === 'sentinel' ? r.sentinels : r.nodes).map((h) => `${h.host}:${h.port}`).join(',');
+  return r.mode === 'sentinel' ? `sentinel ${list} (${r.name})` : `cluster ${list}`;
 }

@@ -1,5 +1,6 @@
 // Header rules of a proxy (RFC 9110 §7.6.1): hop-by-hop fields, and every field the Connection header nominates,
-// stay on their own hop. Forwarding adds x-forwarded-for/-proto/-host.
+// stay on their own hop. Forwarding adds x-forwarded-for/-proto/-host. The upstream sees the client's Host unless
+// STOPLINE_PRESERVE_HOST=false; then redirects pointing at the upstream's own origin are mapped back to the client's.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 const hopByHop = new Set([
@@ -16,7 +17,7 @@ function nominated(connection: string | string[] | undefined): Set<string> | nul
 }
 
 /** The headers the upstream request carries: end-to-end fields of the client's request, plus forwarding fields. */
-export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string, extra: Record<string, string>, traced: boolean): Record<string, string | string[]> {
+export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string, extra: Record<string, string>, traced: boolean, keepHost: boolean): Record<string, string | string[]> {
   const src = req.headers;
   const drop = nominated(src.connection);
   const out: Record<string, string | string[]> = {};
@@ -33,7 +34,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: strin
   out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${remote}` : remote;
   if (src['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = 'http';
   if (src['x-forwarded-host'] === undefined && src.host !== undefined) out['x-forwarded-host'] = src.host;
-  out.host = upstreamHost;
+  out.host = keepHost && src.host !== undefined && src.host !== '' ? src.host : upstreamHost;
   for (const k in extra) out[k] = extra[k]!;
   return out;
 }
@@ -52,4 +53,21 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders | Record<stri
 
 export function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * With the upstream's own Host sent, a redirect it builds points at its loopback origin: `Location` and
+ * `Content-Location` on that origin are rewritten to the client's (as nginx's default `proxy_redirect` does).
+ */
+export function mapLocations(out: Record<string, string | string[]>, upstreamOrigin: string, req: IncomingMessage): void {
+  for (const name of ['location', 'content-location']) {
+    const v = out[name];
+    if (typeof v !== 'string' || !v.startsWith(upstreamOrigin)) continue;
+    const rest = v.slice(upstreamOrigin.length);
+    if (rest !== '' && rest[0] !== '/' && rest[0] !== '?' && rest[0] !== '#') continue; // another host that only starts alike
+    const host = req.headers.host;
+    if (host === undefined || host === '') { out[name] = rest === '' ? '/' : rest; continue; }
+    const proto = firstHeader(req.headers['x-forwarded-proto'])?.split(',')[0]?.trim() || 'http';
+    out[name] = `${proto}://${host}${rest}`;
+  }
 }

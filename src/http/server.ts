@@ -7,7 +7,7 @@ import { routeMatches, type Config } from '../config.ts';
 import { StoplineError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Relay } from '../relay/relay.ts';
+import { refuseUpgrade, type Relay } from '../relay/relay.ts';
 import { streamsPath, type Resumer } from '../resume/resume-api.ts';
 import { activeRouteSession } from '../resume/settings.ts';
 import { handleCancel } from './cancel-api.ts';
@@ -58,6 +58,25 @@ export function createDataServer(config: Config, relay: Relay, coordinator: Coor
     requireHostHeader: false,
   }, (req, res) => {
     handler(req, res).catch((err: unknown) => sendError(res, err, log));
+  });
+  // Expect: 100-continue: a body stopline would read to find ids, declared larger than it reads, is refused before
+  // 100 Continue (the client never sends it); anything else is told to continue and handled as usual.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > config.maxBodyBytes && relay.readsBody(req)) {
+      res.shouldKeepAlive = false;
+      sendError(res, new StoplineError('payload_too_large', `Request body is larger than ${config.maxBodyBytes} bytes`), log);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // WebSocket and other HTTP/1.1 upgrades are tunnelled; stopline's own paths never upgrade.
+    const url = req.url ?? '/';
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) { refuseUpgrade(socket, 400, 'Bad Request'); return; }
+    if (url.startsWith('/stopline/')) { refuseUpgrade(socket, 404, 'Not Found'); return; }
+    relay.upgrade(req, socket, head);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP (smuggling attempts included) never reaches the handler: answer 400 (431 for big heads), close.

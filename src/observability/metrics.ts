@@ -53,6 +53,8 @@ export function createMetrics(version: string) {
   new Counter({ name: 'stopline_stream_chunks_total', help: 'Chunks relayed on tracked streams', registers: r, collect() { catchUp(this, 'chunks'); } });
   new Counter({ name: 'stopline_stream_bytes_total', help: 'Bytes relayed on tracked streams', registers: r, collect() { catchUp(this, 'bytes'); } });
   const firstByte = new Histogram({ name: 'stopline_upstream_first_byte_seconds', help: 'From sending the upstream request to its response headers', buckets: firstByteBuckets, registers: r });
+  const upgradesActive = new Gauge({ name: 'stopline_upgrades_active', help: 'Upgraded connections (WebSocket and other HTTP/1.1 upgrades) tunnelled now', registers: r });
+  const upgradesTotal = new Counter({ name: 'stopline_upgrades_total', help: 'Upgrade handshakes, by result: upgraded, refused (the upstream answered without 101), failed', labelNames: ['result'], registers: r });
   const draining = new Gauge({ name: 'stopline_draining', help: '1 while draining on SIGTERM', registers: r });
   const subscriberUp = new Gauge({ name: 'stopline_redis_subscriber_up', help: '1 while the Pub/Sub subscriber is connected and verified (push mode)', registers: [] });
   const resubscribes = new Counter({ name: 'stopline_pubsub_resubscribes_total', help: 'Times the Pub/Sub subscription was re-established', registers: [] });
@@ -63,6 +65,7 @@ export function createMetrics(version: string) {
   for (const o of cancelOutcomes) cancelRequests.inc({ outcome: o }, 0);
   for (const reason of fallbackReasons) fallbacks.inc({ reason }, 0);
   for (const p of cancelPaths) cancelToStop.zero({ path: p });
+  for (const result of ['upgraded', 'refused', 'failed']) upgradesTotal.inc({ result }, 0);
 
   return {
     registry,
@@ -79,6 +82,8 @@ export function createMetrics(version: string) {
     streamDuration,
     firstByte,
     draining,
+    upgradesActive,
+    upgradesTotal,
     subscriberUp,
     resubscribes,
     /** Only with Redis configured is there a Redis to be up (single-node mode exports no stopline_redis_up). */

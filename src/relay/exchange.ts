@@ -22,6 +22,8 @@ export type StopReason = 'cancelled' | 'shutdown';
 
 /** What an exchange reports to the rest of stopline; the relay supplies it. */
 export interface ExchangeHooks {
+  /** The response is a stream: may it be tracked? (A request that did not start a stream is registered now.) */
+  adopt(x: Exchange): boolean;
   /** The response turned out to be a stream: it is now a tracked stream (its head as the client gets it). */
   streamStarted(x: Exchange, status: number, headers: OutgoingHttpHeaders): void;
   /** A resumable stream's client went away: true when the generation runs on detached (see src/resume/hub.ts). */
@@ -36,6 +38,10 @@ export interface ExchangeHooks {
   /** Per-chunk mode only: ask Redis before each chunk (the old design, kept for comparison). */
   checkChunk?: (x: Exchange) => Promise<boolean>;
   firstByte(seconds: number): void;
+  /** Set when the upstream gets its own Host: maps the response's redirects back to the client's host. */
+  mapHeaders?: (req: IncomingMessage, out: Record<string, string | string[]>) => void;
+  /** The upstream request failed (unreachable, timed out, reset): reported, rate limited. */
+  upstreamFailed?: (e: ReturnType<typeof upstreamError>) => void;
 }
 
 // A client that does not read the terminal event within this time is cut off, so a stop always completes.
@@ -126,17 +132,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (this.#outcome !== null) return;
+    if (statusCode < 200) { this.#informational(statusCode, headers); return; }
     this.#hooks.firstByte((performance.now() - this.startedAt) / 1000);
     const res = this.#res;
     const out = clientResponseHeaders(headers);
+    this.#hooks.mapHeaders?.(this.#req, out);
     const ct = headers['content-type'];
-    const kind = framingOf(Array.isArray(ct) ? ct[0] : ct);
+    // An encoded body (the upstream ignored `identity`, or a request that did not start a stream) is never framed:
+    // its chunks are relayed as they come, and a stop ends it after the last whole chunk, without a terminal event.
+    const ce = headers['content-encoding'];
+    const encoded = ce !== undefined && String(ce).trim().toLowerCase() !== 'identity';
+    const declared = framingOf(Array.isArray(ct) ? ct[0] : ct);
+    const kind = encoded ? 'none' : declared;
     const isStream = this.ref !== null && statusCode < 300 && statusCode >= 200 &&
-      (kind !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding'])));
+      (declared !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding']))) &&
+      this.#hooks.adopt(this);
     if (isStream) {
       this.#tracked = true;
+      // An encoded stream has no dialect ending to write (it would land inside the compressed body): its ending is none.
+      if (encoded) this.#ending = new StreamEnding(noShape, null);
       this.#framer = new Framer(this.#ending?.started(kind, headers) ?? kind);
       Object.assign(out, this.#extraHeaders);
+      // A stop changes the length: a tracked stream is relayed chunked (close-delimited to HTTP/1.0), so that a
+      // stopped one still ends cleanly instead of leaving the client waiting for the declared bytes.
+      delete out['content-length'];
       if (kind === 'sse' && out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
       this.#hooks.streamStarted(this, statusCode, out);
     } else if (this.ref !== null) {
@@ -151,6 +170,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // write call per chunk instead of four through the response (see #send).
       const socket = res.socket;
       if (socket !== null && res.chunkedEncoding && res.writableLength === socket.writableLength) this.#socket = socket;
+    }
+  }
+
+  /**
+   * A 1xx before the response: `103 Early Hints` is forwarded to an HTTP/1.1 client (the final response follows
+   * as usual); any other is dropped (`100 Continue` is stopline's own to send, and undici never passes one on).
+   */
+  #informational(statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    const res = this.#res;
+    const link = headers.link;
+    if (statusCode !== 103 || link === undefined || res.headersSent || this.#req.httpVersionMinor < 1) return;
+    try {
+      res.writeEarlyHints({ link });
+    } catch {
+      // Hints Node will not write (a malformed link) are dropped: they are only hints.
     }
   }
 
@@ -201,8 +235,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#outcome = 'upstream_error';
     this.tape?.fail();
     const res = this.#res;
+    const e = upstreamError(err);
+    this.#hooks.upstreamFailed?.(e);
     if (!res.headersSent) {
-      const e = upstreamError(err);
       const body = JSON.stringify({ error: e.code, message: e.message });
       res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);

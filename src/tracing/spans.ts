@@ -1,7 +1,10 @@
 // stopline's own spans. A stream is one span (ids, outcome, chunks, bytes), the parent of the upstream request and
 // of its Redis registration; its traceparent is stored with the registration, so a cancel received on any replica
-// is a span of its own that links to the stream's span. Decided at setup: with tracing off every hook is a no-op.
-import { context, trace, SpanKind, SpanStatusCode, type Span, type SpanContext } from '@opentelemetry/api';
+// is a span of its own that links to the stream's span. The links of a cancel are known only once the streams it
+// names are found (locally or through Redis), so its span is made then, with its links and the receipt as its start
+// time: links given at creation are what a sampler sees (the specification's advice), not ones added later.
+// Decided at setup: with tracing off every hook is a no-op.
+import { context, trace, SpanKind, SpanStatusCode, type Link, type Span, type SpanContext } from '@opentelemetry/api';
 import { tracingStarted } from './state.ts';
 
 export interface StreamTrace {
@@ -12,8 +15,10 @@ export interface StreamTrace {
 }
 
 export interface CancelTrace {
+  /** A stream the cancel names: its span is linked from the cancel's span (made at `end`, links included). */
   link(traceparent: string): void;
   end(outcome: string): void;
+  /** Runs `fn` in the context the cancel arrived in (its HTTP server span, when traced). */
   run<T>(fn: () => T): T;
 }
 
@@ -63,18 +68,25 @@ export function createTracing(nodeId: string): Tracing {
     resume(sessionId, messageId) { return linked('stopline.resume', sessionId, messageId); },
   };
 
+  /**
+   * A span linked to the stream(s) it acts on. Links are known only once the streams are found, and a sampler sees
+   * a span's links at its creation only: so the span is created at its end, with the links and the time the
+   * request arrived as its start, under the context the request came in.
+   */
   function linked(name: string, sessionId: string, messageId: string | undefined): CancelTrace {
-    const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: { 'stopline.session_id': sessionId, ...(messageId !== undefined ? { 'stopline.message_id': messageId } : {}), 'stopline.node': nodeId } });
+    const received = performance.timeOrigin + performance.now();
+    const parent = context.active();
+    const links: Link[] = [];
     return {
       link(traceparent) {
-        const linked = parseTraceparent(traceparent);
-        if (linked !== null) span.addLink({ context: linked, attributes: { 'stopline.link': 'stream' } });
+        const l = parseTraceparent(traceparent);
+        if (l !== null) links.push({ context: l, attributes: { 'stopline.link': 'stream' } });
       },
       end(outcome) {
-        span.setAttribute('stopline.outcome', outcome);
-        span.end();
+        const attributes = { 'stopline.session_id': sessionId, ...(messageId !== undefined ? { 'stopline.message_id': messageId } : {}), 'stopline.node': nodeId, 'stopline.outcome': outcome };
+        tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links, startTime: received }, parent).end();
       },
-      run: within(span),
+      run: (fn) => context.with(parent, fn),
     };
   }
 }

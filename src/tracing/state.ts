@@ -3,3 +3,9 @@
 let started = false;
 export const tracingStarted = (): boolean => started;
 export const markTracingStarted = (): void => { started = true; };
+
+// The admin port's requests are never traced: it is marked once bound, unmarked when closed.
+const untracedPorts = new Set<number>();
+export const isUntracedPort = (port: number | undefined): boolean => port !== undefined && untracedPorts.has(port);
+export const markUntracedPort = (port: number): void => { untracedPorts.add(port); };
+export const unmarkUntracedPort = (port: number): void => { untracedPorts.delete(port); };

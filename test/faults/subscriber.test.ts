@@ -34,11 +34,10 @@ test('a black-holed subscriber is detected by PING, replaced and verified; Pub/S
 
 test('peers found through a dns: name stop a stream while Redis is down', async () => {
   const secret = 'dns-peer-secret-0123456789';
-  const adminA = await freePort();
   const dead = `redis://127.0.0.1:${await freePort()}`; // nothing listens: Redis down from the start
   const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: dead, STOPLINE_PEER_SECRET: secret };
-  const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'dnsa', STOPLINE_ADMIN_LISTEN: `127.0.0.1:${adminA}` });
-  const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'dnsb', STOPLINE_PEERS: `dns:localhost:${adminA}` });
+  const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'dnsa' }); // binds its own admin port; b is told it
+  const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'dnsb', STOPLINE_PEERS: `dns:localhost:${new URL(a.adminUrl).port}` });
   try {
     const s = stream(`${a.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'dns', message_id: 'm' }) });
     await s.waitFor((t) => t.includes('word1 '));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { startReplica, metric, subscribed } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
-import { freePort } from '../helpers/net.ts';
+import { onFreePort, redisPortTaken } from '../helpers/net.ts';
 import { crossReplicaStop } from '../helpers/scenarios.ts';
 
 let up: Upstream;
@@ -26,15 +26,19 @@ before(async () => {
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'redis.key', '-out', 'redis.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   ssl('x509', '-req', '-in', 'redis.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'redis.crt', '-days', '1', '-extfile', 'san.ext');
-  port = await freePort();
-  redis = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--tls-cert-file', join(dir, 'redis.crt'), '--tls-key-file', join(dir, 'redis.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no',
-    '--user', 'default', 'off', '--user', 'stopline', 'on', '>s3cret-pass', '~*', '&*', '+@all'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    redis.stdout!.on('data', (d: Buffer) => { out += d; if (out.includes('Ready to accept connections')) resolve(); });
-    redis.once('exit', (code) => reject(new Error(`redis-server (tls) exited ${code}: ${out}`)));
-  });
+  // redis-server cannot bind port 0 and report it: a free port, and another should it be taken before the bind.
+  redis = await onFreePort(async (p) => {
+    const proc = spawn('redis-server', ['--port', '0', '--tls-port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--tls-cert-file', join(dir, 'redis.crt'), '--tls-key-file', join(dir, 'redis.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no',
+      '--user', 'default', 'off', '--user', 'stopline', 'on', '>s3cret-pass', '~*', '&*', '+@all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout!.on('data', (d: Buffer) => { out += d; if (out.includes('Ready to accept connections')) resolve(); });
+      proc.once('exit', (code) => reject(new Error(`redis-server (tls) exited ${code}: ${out}`)));
+    });
+    port = p;
+    return proc;
+  }, redisPortTaken);
 });
 after(async () => {
   redis.kill('SIGKILL');

@@ -23,7 +23,11 @@ export class StreamClient extends EventEmitter {
     const { promise: responded, resolve: onResponse, reject: onFail } = Promise.withResolvers<void>();
     this.responded = responded;
     responded.catch(() => {});
-    this.#req = request(url, { method: init.method ?? 'POST', headers: { 'content-type': 'application/json', ...init.headers }, agent: false });
+    // A streaming client's POST asks for a stream (Accept), which is what makes it a stream start under
+    // STOPLINE_STREAM_ROUTES=*. A GET does not by default: with that Accept it would be an EventSource's request.
+    const method = init.method ?? 'POST';
+    const accept: Record<string, string> = method === 'GET' ? {} : { accept: 'text/event-stream' };
+    this.#req = request(url, { method, headers: { 'content-type': 'application/json', ...accept, ...init.headers }, agent: false });
     this.result = new Promise<StreamResult>((resolve, reject) => {
       this.#req.on('response', (res) => {
         this.status = res.statusCode ?? 0;

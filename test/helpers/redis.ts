@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { freePort } from './net.ts';
+import { onFreePort, redisPortTaken } from './net.ts';
 
 export interface RedisServer {
   readonly port: number;
@@ -27,6 +27,7 @@ async function launch(port: number, extra: string[]): Promise<ChildProcess> {
     };
     p.stdout!.on('data', onData);
     p.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
     p.once('error', reject);
   });
   p.stdout!.resume();
@@ -35,8 +36,8 @@ async function launch(port: number, extra: string[]): Promise<ChildProcess> {
 }
 
 export async function startRedis(extra: string[] = []): Promise<RedisServer> {
-  const port = await freePort();
-  let proc = await launch(port, extra);
+  let port = 0;
+  let proc = await onFreePort(async (p) => { const started = await launch(p, extra); port = p; return started; }, redisPortTaken);
   const clients: Redis[] = [];
   const kill = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;

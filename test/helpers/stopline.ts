@@ -1,4 +1,8 @@
 // stopline replicas for tests: in-process (createApp on port 0) or as a real process (the built entry point).
+import { once } from 'node:events';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
@@ -44,6 +48,12 @@ export async function subscribed(replicas: readonly Replica[], what = 'subscribe
   for (const r of replicas) await until(what, async () => metric(await r.metrics(), 'stopline_redis_subscriber_up') === 1);
 }
 
+/** Resolves once every replica's Redis command connection is ready and its circuit closed (stopline_redis_up 1):
+ * from then on a cancel it receives reaches Redis instead of being answered degraded. */
+export async function redisReady(replicas: readonly Replica[]): Promise<void> {
+  for (const r of replicas) await until('redis up', async () => metric(await r.metrics(), 'stopline_redis_up') === 1);
+}
+
 /**
  * The sum of the samples in Prometheus text that have these labels (others may vary), e.g.
  * metric(text, 'stopline_streams_total', {outcome: 'cancelled'}) counts the cancelled streams of every dialect.
@@ -58,4 +68,24 @@ export function metric(text: string, name: string, labels: Record<string, string
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
   }
   return sum;
+}
+
+/**
+ * For one test file: a replica in front of a small upstream made of `handler` (started before the file's tests,
+ * both closed after). Read `.sl` inside tests.
+ */
+export function replicaBefore(handler: RequestListener, env: Record<string, string> = {}): { readonly sl: Replica } {
+  const f = {} as { sl: Replica; http: Server };
+  before(async () => {
+    f.http = createServer(handler);
+    f.http.listen(0, '127.0.0.1');
+    await once(f.http, 'listening');
+    f.sl = await startReplica({ STOPLINE_UPSTREAM: `http://127.0.0.1:${(f.http.address() as AddressInfo).port}`, ...env });
+  });
+  after(async () => {
+    await f.sl.close();
+    f.http.closeAllConnections();
+    f.http.close();
+  });
+  return f;
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, until } from './net.ts';
+import { onFreePort, redisPortTaken, until } from './net.ts';
 
 async function server(args: string[], ready = 'Ready to accept connections'): Promise<ChildProcess> {
   const p = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -18,6 +18,11 @@ async function server(args: string[], ready = 'Ready to accept connections'): Pr
   p.stdout!.resume();
   p.stderr!.resume();
   return p;
+}
+
+/** A server told its port (redis-server and redis-sentinel cannot bind port 0 and report it), on a free one. */
+async function serverOnFreePort(args: (port: number) => string[], ready?: string): Promise<{ proc: ChildProcess; port: number }> {
+  return onFreePort(async (port) => ({ proc: await server(args(port), ready), port }), redisPortTaken);
 }
 
 async function stopAll(procs: ChildProcess[]): Promise<void> {
@@ -42,13 +47,17 @@ export interface SentinelSet {
 
 export async function startSentinels(): Promise<SentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'stopline-sentinel-'));
-  const [m, r, s1, s2] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
   const procs: ChildProcess[] = [];
-  procs.push(await server(['redis-server', '--port', String(m), ...common]));
-  procs.push(await server(['redis-server', '--port', String(r), '--replicaof', '127.0.0.1', String(m), ...common]));
+  const start = async (args: (port: number) => string[], ready?: string): Promise<number> => {
+    const { proc, port } = await serverOnFreePort(args, ready);
+    procs.push(proc);
+    return port;
+  };
+  const m = await start((port) => ['redis-server', '--port', String(port), ...common]);
+  const r = await start((port) => ['redis-server', '--port', String(port), '--replicaof', '127.0.0.1', String(m), ...common]);
   const name = 'stoplinemaster';
-  for (const port of [s1, s2]) {
+  const sentinelOn = (port: number) => {
     const conf = join(dir, `sentinel-${port}.conf`);
     writeFileSync(conf, [
       `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
@@ -57,8 +66,10 @@ export async function startSentinels(): Promise<SentinelSet> {
       `sentinel failover-timeout ${name} 5000`,
       `sentinel parallel-syncs ${name} 1`,
     ].join('\n') + '\n');
-    procs.push(await server(['redis-sentinel', conf], 'Sentinel ID is'));
-  }
+    return ['redis-sentinel', conf];
+  };
+  const s1 = await start(sentinelOn, 'Sentinel ID is');
+  const s2 = await start(sentinelOn, 'Sentinel ID is');
   const sentinel = quiet(new Redis({ port: s1, host: '127.0.0.1' }));
   const masterPort = async () => Number(((await sentinel.call('SENTINEL', 'get-master-addr-by-name', name)) as string[])[1]);
   // The replica must be in sync and known to the sentinel before a failover can pick it.
@@ -101,11 +112,13 @@ export interface RedisCluster {
 
 export async function startCluster(): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'stopline-cluster-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports: number[] = [];
   const procs: ChildProcess[] = [];
-  for (const port of ports) {
-    procs.push(await server(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no',
-      '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir]));
+  for (let i = 0; i < 3; i++) {
+    const { proc, port } = await serverOnFreePort((port) => ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no',
+      '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir]);
+    procs.push(proc);
+    ports.push(port);
   }
   const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -96,7 +96,12 @@ export async function startUpstream(): Promise<Upstream> {
       rec.finished = true;
       return;
     }
-    if (o.firstByteDelay > 0) await new Promise((r) => setTimeout(r, o.firstByteDelay));
+    if (o.firstByteDelay > 0) {
+      // Cancelled when the client goes away first: a pending timer would hold the test process open until it fires.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((r) => { timer = setTimeout(r, o.firstByteDelay); }), done]);
+      clearTimeout(timer);
+    }
     if (rec.aborted) return;
     res.writeHead(200, { 'content-type': contentTypes[o.format] ?? 'text/plain', 'cache-control': 'no-cache', 'x-upstream': 'yes' });
     res.flushHeaders();

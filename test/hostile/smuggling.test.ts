@@ -58,7 +58,7 @@ describe('the corpus: each message is refused, its connection closed, nothing re
 describe('a malformed request pipelined behind a stream', () => {
   const streamRequest = (mid: string) => {
     const body = JSON.stringify({ session_id: mid, message_id: mid });
-    return `POST /api/chat/stream?chunks=20&interval=10 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    return `POST /api/chat/stream?chunks=20&interval=10 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
   };
   const malformed = 'GET /json HTTP/1.1\r\nHost : x\r\n\r\n';
   /** A connection that collects every byte it receives (latin1), and the moment it closes. */
@@ -179,7 +179,7 @@ describe('hop-by-hop fields are never forwarded', () => {
 
   test('on a tracked stream (JSON body with ids)', async () => {
     const body = JSON.stringify({ session_id: 'hop', message_id: 'hop-1' });
-    const raw = `POST /api/chat/stream?chunks=2&interval=0 HTTP/1.1\r\nHost: x\r\n${requestFields}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const raw = `POST /api/chat/stream?chunks=2&interval=0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n${requestFields}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const r = await rawExchange(sl.port, raw);
     assert.equal(r.status, 200);
     const rec = await up.request('hop-1');
@@ -187,14 +187,20 @@ describe('hop-by-hop fields are never forwarded', () => {
     assert.deepEqual(leaked(rec.headers), []);
   });
 
-  test('Connection: upgrade with Upgrade: websocket is proxied as a plain request, without them', async () => {
+  test('an Upgrade request is tunnelled: the upstream sees its own Connection: upgrade, none of the client\'s other hop-by-hop fields, and its non-101 answer comes back', async () => {
     const n = up.records.length;
-    // Node reads nothing more of a connection after a request that asks for an upgrade: no follow-up here.
-    const r = await rawExchange(sl.port, 'GET /json?hop=2 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n', { followUp: false, wait: 1 });
+    // The upstream fixture does not upgrade: it answers the handshake as a plain request, and that answer reaches
+    // the client, then the connection closes (nothing more is read after a request that asks for an upgrade).
+    const r = await rawExchange(sl.port, `GET /json?hop=2 HTTP/1.1\r\nHost: x\r\n${requestFields.replace('Connection: X-Hop-A, x-hop-b', 'Connection: Upgrade, X-Hop-A, x-hop-b')}\r\nSec-WebSocket-Version: 13\r\n\r\n`, { followUp: false });
     assert.equal(r.status, 200);
+    assert.equal(r.closedByServer, true);
     const rec = up.records.slice(n).find((x) => x.path === '/json?hop=2');
     assert.ok(rec);
-    assert.deepEqual(leaked(rec.headers), []);
+    assert.equal(rec.headers.upgrade, 'websocket');
+    assert.equal(rec.headers.connection, 'upgrade');
+    assert.equal(rec.headers['sec-websocket-version'], '13');
+    assert.equal(rec.headers['x-end-to-end'], 'yes');
+    assert.deepEqual(leaked(rec.headers).filter((f) => f !== 'upgrade: websocket' && f !== 'connection: upgrade'), []);
   });
 
   test('Expect: 100-continue is answered by stopline and not forwarded', async () => {

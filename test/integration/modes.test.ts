@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandStats } from '../helpers/redis.ts';
 import { upstreamAndRedis } from '../helpers/scenarios.ts';
-import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
+import { startReplica, metric, redisReady, subscribed, type Replica } from '../helpers/stopline.ts';
 import { postJson, sseEvents, stream } from '../helpers/client.ts';
 
 const fx = upstreamAndRedis();
@@ -13,7 +13,10 @@ const body = (session_id: string, message_id: string) => JSON.stringify({ sessio
 
 async function pair(mode: string, prefix: string): Promise<[Replica, Replica]> {
   const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_CANCEL_MODE: mode, STOPLINE_POLL_INTERVAL_MS: '100', STOPLINE_REDIS_PREFIX: prefix, STOPLINE_REDIS_TIMEOUT_MS: '1000' };
-  return [await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-a` }), await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-b` })];
+  const replicas: [Replica, Replica] = [await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-a` }), await startReplica({ ...env, STOPLINE_NODE_ID: `${mode}-b` })];
+  // A replica answers a cancel `degraded` until its Redis connection is ready: the tests start once both are.
+  await redisReady(replicas);
+  return replicas;
 }
 
 describe('poll mode', () => {
@@ -121,6 +124,9 @@ describe('upstream cancel path', () => {
     await a.close();
     const owner = await startReplica({ STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_URL: fx.redis.url, STOPLINE_REDIS_PREFIX: 'cancelpath:', STOPLINE_NODE_ID: 'owner', STOPLINE_UPSTREAM_CANCEL_PATH: '/api/chat/cancel', STOPLINE_REDIS_TIMEOUT_MS: '1000' });
     try {
+      // The owner answers for its streams in Redis once it is connected: its verified subscription comes after its
+      // first poll on the same connection, so its heartbeat is there (before it, a cancel elsewhere is `pending`).
+      await subscribed([owner]);
       const s = stream(`${owner.url}/api/chat/stream?chunks=2000&interval=5`, { body: body('cp', 'cp1') });
       await s.waitFor((t) => t.includes('word1 '));
       const calls = fx.up.cancelCalls.length;

@@ -160,13 +160,13 @@ test('upstream reset mid-stream: the client sees a truncated response, not a cle
 });
 
 test('stopline paths are never proxied; a wrong method gets 405', async () => {
+  const before = up.records.length;
   const res = await fetch(`${sl.url}/stopline/v1/cancel`);
   assert.equal(res.status, 405);
   assert.equal(res.headers.get('allow'), 'POST');
   const res2 = await fetch(`${sl.url}/stopline/other`);
   assert.equal(res2.status, 404);
-  const before = up.records.length;
-  assert.equal(up.records.length, before);
+  assert.equal(up.records.length, before, 'neither request reached the upstream');
 });
 
 test('malformed cancels get 400 with a clear message', async () => {
@@ -190,7 +190,7 @@ test('admin port: healthz, readyz and metrics', async () => {
 
 test('backpressure: a client that stops reading stops the upstream (nothing piles up in stopline)', async () => {
   const { request } = await import('node:http');
-  const req = request(`${sl.url}/api/chat/stream?chunks=100000&interval=0&pad=16384`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false });
+  const req = request(`${sl.url}/api/chat/stream?chunks=100000&interval=0&pad=16384`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, agent: false });
   req.end(JSON.stringify({ session_id: 'bp', message_id: 'bp1' }));
   const [res] = await once(req, 'response') as [import('node:http').IncomingMessage];
   res.pause(); // the client reads nothing more
@@ -211,7 +211,7 @@ test('a replica at STOPLINE_MAX_STREAMS refuses a new stream with 503 and Retry-
   try {
     const first = stream(`${small.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'cap', message_id: 'c1' }) });
     await first.waitFor((t) => t.includes('word1 '));
-    const res = await fetch(`${small.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'cap', message_id: 'c2' }) });
+    const res = await fetch(`${small.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ session_id: 'cap', message_id: 'c2' }) });
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('retry-after'), '1');
     assert.equal(((await res.json()) as { error: string }).error, 'too_many_streams');
@@ -237,10 +237,10 @@ test('an upstream that goes quiet mid-stream is cut at the idle timeout: the cli
   }
 });
 
-test('a second request with the ids of a live stream is refused with 409', async () => {
+test('a second stream start with the ids of a live stream is refused with 409', async () => {
   const s = stream(`${sl.url}/api/chat/stream?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'dup', message_id: 'd1' }) });
   await s.waitFor((t) => t.includes('word1 '));
-  const res = await fetch(`${sl.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'dup', message_id: 'd1' }) });
+  const res = await fetch(`${sl.url}/api/chat/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ session_id: 'dup', message_id: 'd1' }) });
   assert.equal(res.status, 409);
   await res.text();
   // the live stream is untouched and still cancellable
@@ -251,7 +251,7 @@ test('a second request with the ids of a live stream is refused with 409', async
 
 /** One request on a fresh connection (closed by the server after the answer): the bytes exactly as on the wire. */
 async function wireBytes(port: number, head: string, body: string): Promise<Buffer> {
-  const r = await rawExchange(port, `${head}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, { followUp: false });
+  const r = await rawExchange(port, `${head}\r\naccept: text/event-stream\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, { followUp: false });
   return Buffer.from(r.text, 'latin1');
 }
 
@@ -313,7 +313,7 @@ test('a client that stops reading and then reads again gets every byte: the upst
   for (const [pad, chunks] of [[8_000, 4_000], [40_000, 1_000]] as const) {
     const { request } = await import('node:http');
     const id = `resume-${pad}`;
-    const req = request(`${sl.url}/api/chat/stream?chunks=${chunks}&interval=0&pad=${pad}`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false });
+    const req = request(`${sl.url}/api/chat/stream?chunks=${chunks}&interval=0&pad=${pad}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, agent: false });
     req.end(JSON.stringify({ session_id: 'resume', message_id: id }));
     const [res] = await once(req, 'response') as [import('node:http').IncomingMessage];
     res.pause();

@@ -25,6 +25,8 @@ export const stoplineMetrics: MetricSpec[] = [
   { name: 'stopline_stream_chunks_total', type: 'counter', labels: [] },
   { name: 'stopline_stream_bytes_total', type: 'counter', labels: [] },
   { name: 'stopline_upstream_first_byte_seconds', type: 'histogram', labels: [] },
+  { name: 'stopline_upgrades_active', type: 'gauge', labels: [] },
+  { name: 'stopline_upgrades_total', type: 'counter', labels: ['result'] },
   { name: 'stopline_draining', type: 'gauge', labels: [] },
   { name: 'stopline_build_info', type: 'gauge', labels: ['version', 'node_version'] },
 ];

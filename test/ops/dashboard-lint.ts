@@ -1,5 +1,10 @@
 // Static checks for the Grafana dashboards: variables, data sources, units, ids, and the metrics, matchers,
 // grouping labels and windows of every query. Returns one line per problem; an empty list means clean.
+// The rules are those of Grafana's dashboard-linter (template-datasource-rule, panel-datasource-rule,
+// template-job-rule, target-job-rule, target-rate-interval-rule, panel-title-description-rule, panel-units-rule),
+// implemented here on the generated JSON, plus this project's namespace and pod matchers and known metric names.
+// One exception, with its reason: the cAdvisor and kube-state-metrics series of the USE row carry those exporters'
+// `job`, never stopline's, so they are matched on container="stopline" instead of job.
 import { scan } from './promql.ts';
 
 export interface LintRules {
@@ -7,12 +12,14 @@ export interface LintRules {
   series: Map<string, Set<string>>;
   /** Labels a query may group or join on. */
   labels: Set<string>;
+  /** Series of other exporters (cAdvisor, kube-state-metrics), with their labels: matched on container, not job. */
+  external?: Map<string, Set<string>>;
 }
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const allowedWindows = new Set(['$__rate_interval', '$__range']);
+const allowedWindows = new Set(['$__rate_interval']);
 
 export interface Query {
   /** `panel <id> "<title>" <refId>`, for messages. */
@@ -46,7 +53,7 @@ export function lintDashboard(dashboard: Json, rules: LintRules): string[] {
   const variable = (name: string) => variables.find((v) => v.name === name);
   const ds = variable('datasource');
   if (ds?.type !== 'datasource' || ds.query !== 'prometheus') problems.push('no `datasource` variable of type prometheus');
-  for (const name of ['namespace', 'pod']) {
+  for (const name of ['namespace', 'job', 'pod']) {
     const v = variable(name);
     const query = isObject(v?.query) ? String(v.query.query) : String(v?.query ?? '');
     if (v?.type !== 'query') { problems.push(`no \`${name}\` query variable`); continue; }
@@ -90,15 +97,17 @@ export function lintDashboard(dashboard: Json, rules: LintRules): string[] {
     }
     if (s.selectors.length === 0) found.push(`no metric in ${expr}`);
     for (const sel of s.selectors) {
-      const labels = rules.series.get(sel.metric);
+      const external = rules.external?.get(sel.metric);
+      const labels = rules.series.get(sel.metric) ?? external;
       if (labels === undefined) found.push(`unknown metric "${sel.metric}"`);
-      for (const name of ['namespace', 'pod']) {
+      for (const name of external === undefined ? ['namespace', 'job', 'pod'] : ['namespace', 'pod']) {
         if (!sel.matchers.some((m) => m.label === name && m.op === '=~' && m.value === `$${name}`)) found.push(`${sel.metric} lacks ${name}=~"$${name}"`);
       }
+      if (external !== undefined && !sel.matchers.some((m) => m.label === 'container' && m.op === '=' && m.value === 'stopline')) found.push(`${sel.metric} lacks container="stopline"`);
       for (const m of sel.matchers) if (labels !== undefined && !labels.has(m.label)) found.push(`${sel.metric}: unknown label "${m.label}"`);
     }
-    for (const label of s.groupingLabels) if (!rules.labels.has(label)) found.push(`groups by unknown label "${label}"`);
-    for (const w of s.windows) if (!allowedWindows.has(w)) found.push(`window [${w}] is not $__rate_interval or $__range`);
+    for (const label of s.groupingLabels) if (!rules.labels.has(label) && ![...(rules.external?.values() ?? [])].some((l) => l.has(label))) found.push(`groups by unknown label "${label}"`);
+    for (const w of s.windows) if (!allowedWindows.has(w)) found.push(`window [${w}] is not $__rate_interval`);
     return found;
   }
 }

@@ -17,7 +17,16 @@ async function lintRules(): Promise<LintRules> {
     const labels = new Set([...spec.labels, ...targetLabels]);
     for (const name of seriesNames(spec)) series.set(name, labels);
   }
-  return { series, labels: new Set([...series.values()].flatMap((s) => [...s])) };
+  // The USE row's series, with the labels cAdvisor (through the kubelet) and kube-state-metrics give them.
+  const pod = ['namespace', 'pod', 'container', 'instance', 'job'];
+  const external = new Map<string, Set<string>>([
+    ['container_cpu_cfs_throttled_periods_total', new Set([...pod, 'id', 'image', 'name'])],
+    ['container_cpu_cfs_periods_total', new Set([...pod, 'id', 'image', 'name'])],
+    ['container_memory_working_set_bytes', new Set([...pod, 'id', 'image', 'name'])],
+    ['kube_pod_container_resource_limits', new Set([...pod, 'node', 'resource', 'unit', 'uid'])],
+    ['kube_pod_container_status_restarts_total', new Set([...pod, 'uid'])],
+  ]);
+  return { series, labels: new Set([...series.values()].flatMap((s) => [...s])), external };
 }
 
 test('the committed dashboard JSON is what dashboards/build.ts generates', () => {
@@ -43,6 +52,8 @@ test('the dashboard passes lint', async () => {
 test('every section the brief asks for has a panel', () => {
   const wanted = [
     'stopline_streams_active', 'stopline_streams_total', 'stopline_cancel_to_stop_seconds_bucket',
+    // the USE row: CPU throttling, memory against the limit, sidecar restarts
+    'container_cpu_cfs_throttled_periods_total', 'container_memory_working_set_bytes', 'kube_pod_container_resource_limits', 'kube_pod_container_status_restarts_total',
     'stopline_cancel_requests_total', 'stopline_cancel_checks_total', 'stopline_redis_command_duration_seconds_bucket',
     'stopline_redis_errors_total', 'stopline_redis_up', 'stopline_redis_subscriber_up', 'stopline_fallback_activations_total',
     'stopline_upstream_first_byte_seconds_bucket', 'stopline_stream_duration_seconds_bucket', 'stopline_stream_chunks_total',
@@ -72,7 +83,10 @@ describe('the lint catches', () => {
     ['a selector without the pod matcher', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(stopline_streams_active{namespace=~"$namespace"})' }; }, /lacks pod=~"\$pod"/],
     ['a grouping label that does not exist', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum by (outcom) (stopline_streams_active{namespace=~"$namespace", pod=~"$pod"})' }; }, /unknown label "outcom"/],
     ['a matcher on a label the metric lacks', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(stopline_streams_active{namespace=~"$namespace", pod=~"$pod", outcome="x"})' }; }, /unknown label "outcome"/],
-    ['a fixed rate window', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(rate(stopline_streams_total{namespace=~"$namespace", pod=~"$pod"}[5m]))' }; }, /window \[5m\]/],
+    ['a fixed rate window', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(rate(stopline_streams_total{namespace=~"$namespace", job=~"$job", pod=~"$pod"}[5m]))' }; }, /window \[5m\]/],
+    ['a window of the whole range', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(increase(stopline_streams_total{namespace=~"$namespace", job=~"$job", pod=~"$pod"}[$__range]))' }; }, /window \[\$__range\]/],
+    ['a selector without the job matcher', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(stopline_streams_active{namespace=~"$namespace", pod=~"$pod"})' }; }, /lacks job=~"\$job"/],
+    ['a cAdvisor series not narrowed to the container', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(container_memory_working_set_bytes{namespace=~"$namespace", pod=~"$pod"})' }; }, /lacks container="stopline"/],
   ];
   for (const [name, edit, expected] of cases) {
     test(name, async () => {
@@ -92,7 +106,7 @@ describe('every query is accepted by Prometheus', () => {
   });
 
   const concrete = (expr: string) =>
-    expr.replaceAll('$namespace', '.*').replaceAll('$pod', '.*').replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h');
+    expr.replaceAll('$namespace', '.*').replaceAll('$job', '.*').replaceAll('$pod', '.*').replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h');
 
   test('a malformed query is rejected (the check can fail)', async () => {
     assert.ok(prometheus);

@@ -223,6 +223,7 @@ function concrete(dashboard: Json, expr: string): string {
   const out = expr
     .replaceAll('$namespace', namespace)
     .replaceAll('$pod', allOf('pod'))
+    .replaceAll('$job', allOf('job'))
     .replaceAll('$__rate_interval', '1m')
     .replaceAll('$__range', '1h');
   assert.doesNotMatch(out, /\$/, `every variable of ${expr} is substituted`);
@@ -250,7 +251,9 @@ test('every query of every panel of every dashboard returns data', async () => {
   const p = prometheus;
   const pending = new Map<string, { expr: string; last: string }>();
   for (const { file, json } of dashboards) {
-    for (const q of queries(json)) pending.set(`${file} ${q.where}`, { expr: concrete(json, q.expr), last: '' });
+    // The USE row reads cAdvisor and kube-state-metrics (selected by container="stopline"): there is no kubelet
+    // here to scrape, so those queries are only parsed (test/ops/dashboard.test.ts), not expected to return data.
+    for (const q of queries(json)) if (!q.expr.includes('container="stopline"')) pending.set(`${file} ${q.where}`, { expr: concrete(json, q.expr), last: '' });
   }
   assert.ok(pending.size > 0, 'the dashboards have queries');
   // Until every scrape and rate window the queries need has happened: bounded, each query re-asked until it has a

@@ -49,7 +49,7 @@ async function relay(chunks: Buffer[], stopAt: number | null, contentType = 'tex
   const outcomes: StreamOutcome[] = [];
   let fedBeforeStop = 0;
   serve = (req, res) => {
-    const hooks: ExchangeHooks = { streamStarted() {}, notAStream() {}, streamEnded: (_x, o) => { outcomes.push(o); }, firstByte() {} };
+    const hooks: ExchangeHooks = { adopt: () => true, streamStarted() {}, notAStream() {}, streamEnded: (_x, o) => { outcomes.push(o); }, firstByte() {} };
     const x = new Exchange(req, res, hooks, ref, untracedStream, {});
     const up = new Upstream();
     x.onRequestStart(up);
