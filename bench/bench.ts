@@ -22,6 +22,7 @@ import {
   startRedis, startStopline, startUpstream, type NginxProc, type RedisProc, type StoplineProc, type UpstreamProc,
 } from './lib/procs.ts';
 import { summarizeProfiles, type ProfileSummary } from './lib/profile.ts';
+import { startHaproxy, startNodeProxy, type RelayProc } from './lib/relays.ts';
 import { renderMarkdown, evaluateTargets } from './lib/report.ts';
 import { median, round, Samples, summarize, type Summary } from './lib/stats.ts';
 
@@ -59,6 +60,9 @@ const { values: a } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'no-plot': { type: 'boolean', default: false },
     nginx: { type: 'string', default: '/usr/sbin/nginx' },
+    haproxy: { type: 'string', default: '/usr/sbin/haproxy' },
+    scale: { type: 'string' },
+    'scale-window-ms': { type: 'string' },
     out: { type: 'string' },
     'report-only': { type: 'string' },
     'profile-dir': { type: 'string' },
@@ -71,7 +75,7 @@ if (a.help) {
   process.stdout.write(`npm run bench -- [options]
   --quick                 smoke run (1 round, 200 streams, short windows, no profile; about a minute)
   --rounds N              interleaved rounds (3)
-  --designs LIST          direct,nginx,per-chunk,poll,push
+  --designs LIST          direct,nginx,haproxy,node-proxy,per-chunk,poll,push
   --streams N             concurrent slow streams in the load workload (500; see bench/README.md)
   --rate N                chunks per second per stream (25)
   --ramp-ms N             time over which the streams are opened (2000)
@@ -92,6 +96,9 @@ if (a.help) {
   --profile / --no-profile  the profiling pass (node --cpu-prof on push replicas under the load; on in full runs)
   --no-plot               skip the PNG chart
   --nginx PATH            nginx binary (/usr/sbin/nginx)
+  --haproxy PATH          haproxy binary (/usr/sbin/haproxy)
+  --scale LIST            live streams for the scale row (1000,10000; quick 100,200; empty: skipped)
+  --scale-window-ms N     the scale row's quiet window (5000; quick 2000)
   --out DIR               results directory (bench/results)
   --report-only FILE      re-render the Markdown and the chart of an existing result JSON, run nothing
   --profile-dir DIR       keep the .cpuprofile files there (default: a temporary directory, deleted at the end)
@@ -112,7 +119,7 @@ const num = (v: string | undefined, full: number, q: number) => (v === undefined
 const P = {
   mode: quick ? 'quick' : 'full',
   rounds: num(a.rounds, 3, 1),
-  designs: (a.designs ?? 'direct,nginx,per-chunk,poll,push').split(',').map((s) => s.trim()).filter(Boolean) as DesignName[],
+  designs: (a.designs ?? 'direct,nginx,haproxy,node-proxy,per-chunk,poll,push').split(',').map((s) => s.trim()).filter(Boolean) as DesignName[],
   streams: num(a.streams, 500, 200),
   rate: num(a.rate, 25, 25),
   rampMs: num(a['ramp-ms'], 2000, 500),
@@ -132,18 +139,20 @@ const P = {
   hungMs: num(a['hung-ms'], 8000, 2000),
   hungRounds: num(a['hung-rounds'], Number.MAX_SAFE_INTEGER, 1),
   hungCancels: num(a['hung-cancels'], 5, 3),
+  scaleLevels: (a.scale ?? (quick ? '100,200' : '1000,10000')).split(',').map(Number).filter((x) => x > 0),
+  scaleWindowMs: num(a['scale-window-ms'], 5000, 2000),
   profile: a['no-profile'] === true ? false : (a.profile ?? !quick),
   plot: a['no-plot'] !== true,
   nodeArgs: (a['node-args'] ?? imageNodeOptions()).split(' ').filter(Boolean),
 };
 const outDir = resolve(a.out ?? join(here, 'results'));
-const validDesigns = ['direct', 'nginx', 'per-chunk', 'poll', 'push'];
+const validDesigns = ['direct', 'nginx', 'haproxy', 'node-proxy', 'per-chunk', 'poll', 'push'];
 for (const d of P.designs) if (!validDesigns.includes(d)) { process.stderr.write(`bench: unknown design ${d}\n`); process.exit(2); }
 
-type DesignName = 'direct' | 'nginx' | 'per-chunk' | 'poll' | 'push';
+type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push';
 interface Design {
-  readonly name: DesignName | 'push (profiled)' | 'push (memory)';
-  readonly kind: 'direct' | 'nginx' | 'stopline';
+  readonly name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)';
+  readonly kind: 'direct' | 'relay' | 'stopline';
   readonly urls: string[];
   readonly replicas: StoplineProc[];
   readonly prefix: string;
@@ -162,6 +171,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'stopline-bench-'));
 let redis: RedisProc | null = null;
 let upstream: UpstreamProc | null = null;
 let nginx: NginxProc | null = null;
+const relays: RelayProc[] = [];
 let rc: Redis | null = null;
 const replicas: StoplineProc[] = [];
 const aborts = new Map<string, { at: number; produced: number }>();
@@ -171,7 +181,7 @@ async function cleanup(): Promise<void> {
   redis?.resume();
   rc?.disconnect();
   await Promise.allSettled(replicas.map((r) => r.stop()));
-  await Promise.allSettled([nginx?.stop(), upstream?.stop(), redis?.stop()]);
+  await Promise.allSettled([nginx?.stop(), ...relays.map((x) => x.stop()), upstream?.stop(), redis?.stop()]);
   try { rmSync(tmp, { recursive: true, force: true }); } catch { /* best effort */ }
 }
 process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
@@ -207,12 +217,12 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
   return false;
 }
 
-async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => []): Promise<Design> {
-  const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name;
+async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => [], redisUrl = redis!.url): Promise<Design> {
+  const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name === 'push (scale)' ? 'push-scale' : name;
   const prefix = `bench:${tag}:`;
   const reps = await Promise.all(['a', 'b'].map((side) => startStopline(main, {
     STOPLINE_UPSTREAM: upstream!.url,
-    STOPLINE_REDIS_URL: redis!.url,
+    STOPLINE_REDIS_URL: redisUrl,
     STOPLINE_CANCEL_MODE: mode,
     STOPLINE_NODE_ID: `bench-${tag}-${side}`,
     STOPLINE_REDIS_PREFIX: prefix,
@@ -323,6 +333,59 @@ async function memoryPass(mainJs: string): Promise<MemoryRow | null> {
   };
   log(`memory pass: ${liveA} -> ${liveAll} live streams, RSS ${idle} / ${rssA} / ${rssB} KiB (idle / half / full): ${row.marginal_rss_per_stream_kib} KiB per added stream, ${row.from_idle_rss_per_stream_kib} KiB per stream from idle`);
   return row;
+}
+
+export interface ScaleRow {
+  live_streams: number;
+  window_s: number;
+  /** commands Redis processed per replica per second (each one a round trip, or part of a pipelined one) */
+  redis_commands_per_replica_per_s: number;
+  /** Redis CPU (user + sys) per replica per second, in milliseconds */
+  redis_cpu_ms_per_replica_per_s: number;
+}
+
+/**
+ * Redis work per replica at scale: two fresh push replicas on a redis-server of their own (so that no other
+ * design's idle replicas are counted), N live slow streams between them, then a quiet window in which only the
+ * background work runs (poll, refresh, probes). Redis' own counters: INFO stats and INFO cpu, before and after.
+ */
+async function scalePass(mainJs: string, levels: number[]): Promise<ScaleRow[]> {
+  const own = await startRedis();
+  const oc = new Redis({ host: '127.0.0.1', port: own.port, maxRetriesPerRequest: 1 });
+  oc.on('error', () => {});
+  const rows: ScaleRow[] = [];
+  const read = async () => {
+    const info = await oc.info();
+    const n = (k: string) => Number(new RegExp(`^${k}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+    return { cmds: n('total_commands_processed'), cpu: n('used_cpu_user') + n('used_cpu_sys'), at: performance.now() };
+  };
+  try {
+    for (const n of levels) {
+      const d = await stoplineDesign('push (scale)', 'push', mainJs, () => P.nodeArgs, `redis://127.0.0.1:${own.port}`);
+      const streams = await openStreams(d, `S${n}`, n, 2_000_000, Math.max(P.rampMs, n)); // one chunk per 2 s each
+      await sleep(P.settleMs + 3_000);
+      const liveN = live(streams).length;
+      const b = await read();
+      await sleep(P.scaleWindowMs);
+      const e = await read();
+      const s = (e.at - b.at) / 1000;
+      const row: ScaleRow = {
+        live_streams: liveN,
+        window_s: round(s),
+        redis_commands_per_replica_per_s: round((e.cmds - b.cmds - 1) / s / d.replicas.length),
+        redis_cpu_ms_per_replica_per_s: round(((e.cpu - b.cpu) * 1000) / s / d.replicas.length),
+      };
+      rows.push(row);
+      log(`scale pass: ${liveN} live streams, ${row.redis_commands_per_replica_per_s} Redis commands and ${row.redis_cpu_ms_per_replica_per_s} ms Redis CPU per replica per second`);
+      await teardown(d, streams);
+      for (const rp of d.replicas) await rp.stop();
+      await oc.flushall();
+    }
+  } finally {
+    oc.disconnect();
+    await own.stop();
+  }
+  return rows;
 }
 
 async function teardown(d: Design, streams: BenchStream[]): Promise<void> {
@@ -720,7 +783,13 @@ async function main(): Promise<void> {
       if (!existsSync(a.nginx!)) { log(`nginx not found at ${a.nginx}: skipped`); continue; }
       nginx = await startNginx(a.nginx!, join(tmp, 'nginx'), upstream.port);
       const n = nginx;
-      designs.push({ name, kind: 'nginx', urls: [n.url], replicas: [], prefix: '', pids: () => n.pids(), agent: keepAliveAgent() });
+      designs.push({ name, kind: 'relay', urls: [n.url], replicas: [], prefix: '', pids: () => n.pids(), agent: keepAliveAgent() });
+    } else if (name === 'haproxy' || name === 'node-proxy') {
+      if (name === 'haproxy' && !existsSync(a.haproxy!)) { log(`haproxy not found at ${a.haproxy}: skipped (Debian package haproxy)`); continue; }
+      const n = name === 'haproxy' ? await startHaproxy(a.haproxy!, join(tmp, 'haproxy'), upstream.port) : await startNodeProxy(join(here, 'node-proxy.ts'), upstream.port);
+      relays.push(n);
+      machineInfo[name] = n.version;
+      designs.push({ name, kind: 'relay', urls: [n.url], replicas: [], prefix: '', pids: () => n.pids(), agent: keepAliveAgent() });
     } else {
       designs.push(await stoplineDesign(name, name, mainJs, () => P.nodeArgs));
     }
@@ -751,6 +820,12 @@ async function main(): Promise<void> {
   if (P.designs.includes('push')) {
     log('memory pass: two fresh push replicas, half the streams, then all of them');
     memory = await memoryPass(mainJs);
+  }
+
+  let scale: ScaleRow[] = [];
+  if (P.designs.includes('push') && P.scaleLevels.length > 0) {
+    log(`scale pass: Redis work per replica at ${P.scaleLevels.join(', ')} live streams`);
+    scale = await scalePass(mainJs, P.scaleLevels);
   }
 
   let profile: ProfileSummary | null = null;
@@ -802,6 +877,7 @@ async function main(): Promise<void> {
     summary,
     targets: [] as ReturnType<typeof evaluateTargets>,
     memory,
+    scale,
     profile: profile === null ? null : { load: profileLoad, retained_heap_per_stream_kib: retainedHeap, ...profile },
     raw: { seed, load, stop, cost, hung },
     files: { json: `${base}.json`, markdown: `${base}.md`, chart: `${base}.png` },

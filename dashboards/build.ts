@@ -1,6 +1,11 @@
 // Generates dashboards/stopline-overview.json, the Grafana dashboard for stopline: `node dashboards/build.ts`.
 // The JSON is committed; test/ops/dashboard.test.ts fails when it differs from what this script produces.
 //
+// Every panel, query, variable, unit and threshold is built with Grafana's foundation SDK
+// (@grafana/grafana-foundation-sdk, pinned in package.json): its builders and enums are typed against Grafana's own
+// schema, so a misspelt option or unit fails `npm run typecheck` instead of rendering a blank panel. The SDK also
+// lays panels out on the grid (left to right, a new line at 24 columns) and sets the schema version it targets.
+//
 // Conventions kept by every panel (those of Grafana's dashboard-linter, checked by test/ops/dashboard-lint.ts): the
 // `${datasource}` variable as data source, `namespace`, `job` and `pod` matchers on every selector of stopline's own
 // series, `$__rate_interval` in every rate() and increase(), a unit and a description. The USE row reads cAdvisor
@@ -11,10 +16,28 @@
 //   STOPLINE_DOCS_BASE=https://git.example.com/platform/stopline/blob/main npm run dashboards
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import {
+  BigValueColorMode, BigValueGraphMode, BigValueJustifyMode, BigValueTextMode, type DataSourceRef, GraphDrawStyle,
+  GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode, LegendDisplayMode, LegendPlacement,
+  ReduceDataOptionsBuilder, SortOrder, StackingConfigBuilder, StackingMode, TimelineValueAlignment, TooltipDisplayMode,
+  VisibilityMode, VizLegendOptionsBuilder, VizOrientation, VizTooltipOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  AnnotationQueryBuilder, type Dashboard, DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder,
+  DashboardLinkType, DatasourceVariableBuilder, type FieldColor, FieldColorBuilder, FieldColorModeId, type GridPos,
+  MappingType, type Panel, QueryVariableBuilder, RowBuilder, type ThresholdsConfig, ThresholdsConfigBuilder, ThresholdsMode,
+  type ValueMapping, VariableHide, VariableRefresh, VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import * as units from '@grafana/grafana-foundation-sdk/units';
 
 export const overviewFile = fileURLToPath(new URL('./stopline-overview.json', import.meta.url));
 
-const datasource = { type: 'prometheus', uid: '${datasource}' } as const;
+const datasource: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 const docsBase = (process.env.STOPLINE_DOCS_BASE ?? 'https://github.com/stopline/stopline/blob/main').replace(/\/+$/, '');
 const runbooks = `${docsBase}/docs/runbooks.md`;
 
@@ -39,7 +62,9 @@ function quantile(q: number, histogram: string, by: string[]): string {
   return `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (rate(${sel(`${histogram}_bucket`)}[$__rate_interval])))`;
 }
 
-type Target = { expr: string; legendFormat: string; instant?: boolean };
+/** One of the units Grafana knows (the SDK's list of them). */
+type Unit = Extract<(typeof units)[keyof typeof units], string>;
+type Target = { expr: string; legendFormat: string };
 type Mapping = { value: number; text: string; color: string };
 type PanelKind = 'timeseries' | 'stat' | 'state-timeline';
 
@@ -47,7 +72,7 @@ interface PanelSpec {
   kind: PanelKind;
   title: string;
   description: string;
-  unit: string;
+  unit: Unit;
   targets: Target[];
   w: number;
   h: number;
@@ -61,88 +86,92 @@ interface PanelSpec {
   reduce?: 'max' | 'mean';
 }
 
-export type Panel = Record<string, unknown> & { id: number; type: string; title: string };
-export type Dashboard = Record<string, unknown> & { uid: string; panels: Panel[] };
+/** What the SDK's panel builders (timeseries, stat, state timeline) have in common. */
+interface AnyPanelBuilder extends cog.Builder<Panel> {
+  id(id: number): unknown;
+  title(title: string): unknown;
+  description(description: string): unknown;
+  datasource(datasource: DataSourceRef): unknown;
+  gridPos(gridPos: GridPos): unknown;
+  unit(unit: string): unknown;
+  min(min: number): unknown;
+  max(max: number): unknown;
+  colorScheme(color: cog.Builder<FieldColor>): unknown;
+  thresholds(thresholds: cog.Builder<ThresholdsConfig>): unknown;
+  mappings(mappings: ValueMapping[]): unknown;
+  withTarget(target: cog.Builder<cog.Dataquery>): unknown;
+}
 
-/** Places panels left to right in rows of 24 columns and numbers them. */
+/** Adds rows and panels to the dashboard in order and numbers them; the SDK places them on the grid. */
 class Layout {
-  readonly panels: Panel[] = [];
+  readonly #dashboard: DashboardBuilder;
   #id = 0;
-  #x = 0;
-  #y = 0;
-  #rowHeight = 0;
+
+  constructor(dashboard: DashboardBuilder) {
+    this.#dashboard = dashboard;
+  }
 
   row(title: string): void {
-    this.#newline();
-    this.panels.push({ id: ++this.#id, type: 'row', title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: this.#y }, panels: [] });
-    this.#y += 1;
+    this.#dashboard.withRow(new RowBuilder(title).id(++this.#id));
   }
 
   add(spec: PanelSpec): void {
-    if (this.#x + spec.w > 24) this.#newline();
-    const gridPos = { h: spec.h, w: spec.w, x: this.#x, y: this.#y };
-    this.#x += spec.w;
-    this.#rowHeight = Math.max(this.#rowHeight, spec.h);
-    this.panels.push(panel(++this.#id, gridPos, spec));
-  }
-
-  #newline(): void {
-    this.#y += this.#rowHeight;
-    this.#x = 0;
-    this.#rowHeight = 0;
+    this.#dashboard.withPanel(panel(++this.#id, spec));
   }
 }
 
-function panel(id: number, gridPos: object, spec: PanelSpec): Panel {
-  const defaults: Record<string, unknown> = {
-    unit: spec.unit,
-    color: spec.kind === 'timeseries' ? { mode: 'palette-classic' } : { mode: 'thresholds' },
-    thresholds: { mode: 'absolute', steps: [{ color: 'green', value: null }, ...(spec.steps ?? []).map((s) => ({ color: s.color, value: s.value }))] },
-    mappings: (spec.mappings ?? []).map((m, index) => ({
-      type: 'value',
-      options: { [String(m.value)]: { text: m.text, color: m.color, index } },
-    })),
-  };
-  if (spec.min !== undefined) defaults.min = spec.min;
-  if (spec.max !== undefined) defaults.max = spec.max;
-  if (spec.kind === 'timeseries') {
-    defaults.custom = spec.bars === true
-      ? { drawStyle: 'bars', fillOpacity: 80, lineWidth: 1, showPoints: 'never', stacking: { mode: 'normal', group: 'A' } }
-      : { drawStyle: 'line', fillOpacity: 10, lineWidth: 1, showPoints: 'never', spanNulls: false };
-    if (spec.steps !== undefined) (defaults.custom as Record<string, unknown>).thresholdsStyle = { mode: 'line' };
+function panel(id: number, spec: PanelSpec): AnyPanelBuilder {
+  const b = panelOfKind(spec);
+  b.id(id);
+  b.title(spec.title);
+  b.description(spec.description);
+  b.datasource(datasource);
+  b.gridPos({ x: 0, y: 0, w: spec.w, h: spec.h });
+  b.unit(spec.unit);
+  b.colorScheme(new FieldColorBuilder().mode(spec.kind === 'timeseries' ? FieldColorModeId.PaletteClassic : FieldColorModeId.Thresholds));
+  b.thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([{ color: 'green', value: null }, ...(spec.steps ?? [])]));
+  b.mappings((spec.mappings ?? []).map((m, index) => ({ type: MappingType.ValueToText, options: { [String(m.value)]: { text: m.text, color: m.color, index } } })));
+  if (spec.min !== undefined) b.min(spec.min);
+  if (spec.max !== undefined) b.max(spec.max);
+  spec.targets.forEach((t, i) => {
+    b.withTarget(new DataqueryBuilder().datasource(datasource).refId(String.fromCharCode(65 + i)).expr(t.expr).legendFormat(t.legendFormat).range());
+  });
+  return b;
+}
+
+const legend = () => new VizLegendOptionsBuilder().displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).showLegend(true).calcs([]);
+
+/** The panel type's own options: how a stat reduces, how a graph draws, how a timeline shows states. */
+function panelOfKind(spec: PanelSpec): AnyPanelBuilder {
+  switch (spec.kind) {
+    case 'stat':
+      return new stat.PanelBuilder()
+        .reduceOptions(new ReduceDataOptionsBuilder().calcs([spec.reduce ?? 'lastNotNull']).fields('').values(false))
+        .colorMode(BigValueColorMode.Value)
+        .graphMode(BigValueGraphMode.Area)
+        .justifyMode(BigValueJustifyMode.Auto)
+        .orientation(VizOrientation.Auto)
+        .textMode(BigValueTextMode.Auto);
+    case 'state-timeline':
+      return new statetimeline.PanelBuilder()
+        .showValue(VisibilityMode.Never)
+        .mergeValues(true)
+        .alignValue(TimelineValueAlignment.Left)
+        .rowHeight(0.9)
+        .legend(legend())
+        .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Single).sort(SortOrder.None));
+    case 'timeseries': {
+      const b = new timeseries.PanelBuilder()
+        .legend(legend())
+        .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending))
+        .lineWidth(1)
+        .showPoints(VisibilityMode.Never);
+      if (spec.bars === true) b.drawStyle(GraphDrawStyle.Bars).fillOpacity(80).stacking(new StackingConfigBuilder().mode(StackingMode.Normal).group('A'));
+      else b.drawStyle(GraphDrawStyle.Line).fillOpacity(10).spanNulls(false);
+      if (spec.steps !== undefined) b.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Line));
+      return b;
+    }
   }
-  const legend = { displayMode: 'list', placement: 'bottom', showLegend: true, calcs: [] };
-  const options: Record<string, unknown> =
-    spec.kind === 'stat'
-      ? {
-          reduceOptions: { calcs: [spec.reduce ?? 'lastNotNull'], fields: '', values: false },
-          colorMode: 'value',
-          graphMode: spec.targets.some((t) => t.instant === true) ? 'none' : 'area',
-          justifyMode: 'auto',
-          orientation: 'auto',
-          textMode: 'auto',
-        }
-      : spec.kind === 'state-timeline'
-        ? { showValue: 'never', mergeValues: true, alignValue: 'left', rowHeight: 0.9, legend, tooltip: { mode: 'single', sort: 'none' } }
-        : { legend, tooltip: { mode: 'multi', sort: 'desc' } };
-  return {
-    id,
-    type: spec.kind,
-    title: spec.title,
-    description: spec.description,
-    datasource,
-    gridPos,
-    fieldConfig: { defaults, overrides: [] },
-    options,
-    targets: spec.targets.map((t, i) => ({
-      datasource,
-      refId: String.fromCharCode(65 + i),
-      expr: t.expr,
-      legendFormat: t.legendFormat,
-      range: t.instant !== true,
-      instant: t.instant === true,
-    })),
-  };
 }
 
 const upDown: Mapping[] = [
@@ -152,7 +181,29 @@ const upDown: Mapping[] = [
 const cancelsReachingAStream = 'outcome=~"stopped|already_completed|accepted"';
 
 export function buildOverview(): Dashboard {
-  const l = new Layout();
+  const dash = new DashboardBuilder('stopline / Overview')
+    .uid('stopline-overview')
+    .description('Streams, stops, latency, Redis health and fallback of the stopline sidecar.')
+    .tags(['stopline', 'streaming', 'redis'])
+    .readonly()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .version(1)
+    .refresh('30s')
+    .time({ from: 'now-3h', to: 'now' })
+    .timezone('')
+    .fiscalYearStartMonth(0)
+    .liveNow(false)
+    .weekStart('')
+    .link(new DashboardLinkBuilder('Runbooks').type(DashboardLinkType.Link).url(runbooks).icon('doc').targetBlank(true)
+      .asDropdown(false).includeVars(false).keepTime(false).tags([]).tooltip('What each stopline alert means and what to do'))
+    .annotation(new AnnotationQueryBuilder().name('Annotations & Alerts').builtIn(1).type('dashboard')
+      .datasource({ type: 'grafana', uid: '-- Grafana --' }).enable(true).hide(true).iconColor('rgba(0, 211, 255, 1)'))
+    .withVariable(new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus').hide(VariableHide.DontHide)
+      .includeAll(false).multi(false).regex(''))
+    .withVariable(labelVariable('namespace', 'Namespace', 'label_values(stopline_build_info, namespace)'))
+    .withVariable(labelVariable('job', 'Job', 'label_values(stopline_build_info{namespace=~"$namespace"}, job)'))
+    .withVariable(labelVariable('pod', 'Pod', 'label_values(stopline_build_info{namespace=~"$namespace", job=~"$job"}, pod)'));
+  const l = new Layout(dash);
 
   l.row('Overview');
   const stat = { kind: 'stat', w: 3, h: 4 } as const;
@@ -275,65 +326,29 @@ export function buildOverview(): Dashboard {
     description: 'Restarts of the stopline container per rate interval (kube-state-metrics), per pod. A native sidecar that restarts takes the pod\'s streams with it.',
     targets: [{ expr: `sum by (pod) (increase(${container('kube_pod_container_status_restarts_total')}[$__rate_interval]))`, legendFormat: '{{pod}}' }] });
 
-  return {
-    uid: 'stopline-overview',
-    title: 'stopline / Overview',
-    description: 'Streams, stops, latency, Redis health and fallback of the stopline sidecar.',
-    tags: ['stopline', 'streaming', 'redis'],
-    editable: false,
-    graphTooltip: 1,
-    schemaVersion: 39,
-    version: 1,
-    refresh: '30s',
-    time: { from: 'now-3h', to: 'now' },
-    timepicker: {},
-    timezone: '',
-    fiscalYearStartMonth: 0,
-    liveNow: false,
-    weekStart: '',
-    links: [{ title: 'Runbooks', type: 'link', url: runbooks, icon: 'doc', targetBlank: true, asDropdown: false, includeVars: false, keepTime: false, tags: [], tooltip: 'What each stopline alert means and what to do' }],
-    annotations: {
-      list: [{
-        builtIn: 1,
-        datasource: { type: 'grafana', uid: '-- Grafana --' },
-        enable: true,
-        hide: true,
-        iconColor: 'rgba(0, 211, 255, 1)',
-        name: 'Annotations & Alerts',
-        type: 'dashboard',
-      }],
-    },
-    templating: {
-      list: [
-        { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0, includeAll: false, multi: false, options: [], refresh: 1, regex: '', skipUrlSync: false },
-        labelVariable('namespace', 'Namespace', 'label_values(stopline_build_info, namespace)'),
-        labelVariable('job', 'Job', 'label_values(stopline_build_info{namespace=~"$namespace"}, job)'),
-        labelVariable('pod', 'Pod', 'label_values(stopline_build_info{namespace=~"$namespace", job=~"$job"}, pod)'),
-      ],
-    },
-    panels: l.panels,
-  };
+  const built = dash.build();
+  // The SDK defaults links and annotations to `placement: inControlsMenu`, which hides them in the controls menu of
+  // recent Grafana versions: the runbook link belongs in the dashboard's header, where an on-call engineer looks.
+  for (const link of built.links ?? []) delete link.placement;
+  for (const annotation of built.annotations.list ?? []) delete annotation.placement;
+  return built;
 }
 
-function labelVariable(name: string, label: string, query: string): Record<string, unknown> {
-  return {
-    name,
-    label,
-    type: 'query',
-    datasource,
-    definition: query,
-    query: { query, refId: 'StandardVariableQuery' },
-    refresh: 2,
-    regex: '',
-    sort: 1,
-    multi: true,
-    includeAll: true,
-    allValue: '.*',
-    current: { selected: true, text: ['All'], value: ['$__all'] },
-    options: [],
-    hide: 0,
-    skipUrlSync: false,
-  };
+function labelVariable(name: string, label: string, query: string): QueryVariableBuilder {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(datasource)
+    .definition(query)
+    .query({ query, refId: 'StandardVariableQuery' })
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .regex('')
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current({ selected: true, text: ['All'], value: ['$__all'] })
+    .options([])
+    .hide(VariableHide.DontHide);
 }
 
 export function renderOverview(): string {

@@ -152,7 +152,9 @@ export function loadConfig(env: Env): Config {
   }
 
   const password = opt('STOPLINE_REDIS_PASSWORD');
-  const tls = opt('STOPLINE_REDIS_TLS') === 'true';
+  const tlsRaw = opt('STOPLINE_REDIS_TLS');
+  const tls = tlsRaw !== undefined && /^(true|yes|on|1)$/i.test(tlsRaw);
+  if (tlsRaw !== undefined && !tls && !/^(false|no|off|0)$/i.test(tlsRaw)) bad('STOPLINE_REDIS_TLS', tlsRaw, 'expected true or false (also yes/no, on/off, 1/0)');
   let redis: RedisConfig = { mode: 'memory' };
   const url = opt('STOPLINE_REDIS_URL');
   const sentinels = opt('STOPLINE_REDIS_SENTINELS');

@@ -58,6 +58,7 @@ export function redisErrorReason(err: unknown): RedisErrorReason {
   if (e?.code && connectionCodes.has(e.code)) return 'connection';
   const msg = e?.message ?? '';
   if (/timed out/i.test(msg)) return 'timeout';
+  if (e?.name === 'ReplyError' && msg.startsWith('OOM')) return 'oom'; // Redis at maxmemory refusing writes
   if (/writeable|Connection is closed|MaxRetriesPerRequest|enableOfflineQueue|ClusterAllFailed|None of startup nodes|Failed to refresh slots/i.test(msg)) return 'connection';
   return 'other';
 }

@@ -110,7 +110,7 @@ export async function waitForPort(port: number, what: string, timeoutMs = 15_000
 }
 
 /** Keeps the last lines a child printed, for an error message if it dies. */
-function tail(p: ChildProcess): () => string {
+export function tail(p: ChildProcess): () => string {
   let buf = '';
   const on = (d: Buffer) => { buf = (buf + d.toString()).slice(-4000); };
   p.stdout?.on('data', on);
@@ -118,7 +118,7 @@ function tail(p: ChildProcess): () => string {
   return () => buf;
 }
 
-async function stopChild(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+export async function stopChild(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   const exited = once(p, 'exit');
   p.kill('SIGCONT');

@@ -248,8 +248,8 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   out.push('');
   out.push('## Machine');
   out.push('');
-  out.push(table(['cores', 'CPU', 'memory', 'Node', 'Redis', 'nginx', 'kernel', 'load average at start (1/5/15 min)', 'at end'], [[
-    m.cores, m.cpu_model, `${m.memory_gib} GiB`, m.node, m.redis, m.nginx, m.kernel, (m.loadavg_at_start ?? []).join(' / '), (m.loadavg_at_end ?? []).join(' / '),
+  out.push(table(['cores', 'CPU', 'memory', 'Node', 'Redis', 'nginx', 'HAProxy', 'Node proxy', 'kernel', 'load average at start (1/5/15 min)', 'at end'], [[
+    m.cores, m.cpu_model, `${m.memory_gib} GiB`, m.node, m.redis, m.nginx, m.haproxy ?? '-', m['node-proxy'] ?? '-', m.kernel, (m.loadavg_at_start ?? []).join(' / '), (m.loadavg_at_end ?? []).join(' / '),
   ]]));
   out.push('');
   out.push(`stopline at commit \`${r.stopline.commit}\`${r.stopline.src_modified_since_commit ? ' (src/ had uncommitted changes; the benchmark ran the built dist/ as it was)' : ''}${r.stopline.dist ? `, dist/ built ${r.stopline.dist.built_at.slice(0, 16).replace('T', ' ')} UTC (fingerprint \`${r.stopline.dist.sha1}\`)` : ''}; replicas run with node options ${Array.isArray(P.nodeArgs) && P.nodeArgs.length > 0 ? `\`${(P.nodeArgs as string[]).join(' ')}\`` : 'none'}${Array.isArray(P.nodeArgs) ? '' : ' (not recorded)'}. The machine is shared with other work: absolute numbers are noisy, comparisons within a round are the point.`);
@@ -308,6 +308,15 @@ export function renderMarkdown(r: Result, chart: string | null): string {
       f(M.rss_kib.idle / 1024, ' MiB'), f(M.rss_kib.half / 1024, ' MiB'), f(M.rss_kib.full / 1024, ' MiB'), f(M.marginal_rss_per_stream_kib, ' KiB'), f(M.from_idle_rss_per_stream_kib, ' KiB'),
       f(M.marginal_heap_per_stream_kib.heap_used, ' KiB'), f(M.marginal_heap_per_stream_kib.heap_total, ' KiB'), f(M.marginal_heap_per_stream_kib.external, ' KiB'),
     ]]));
+    out.push('');
+  }
+  const SC = (r.scale ?? []) as { live_streams: number; window_s: number; redis_commands_per_replica_per_s: number; redis_cpu_ms_per_replica_per_s: number }[];
+  if (SC.length > 0) {
+    out.push(`**Scale** (push, two fresh replicas on a redis-server of their own, slow streams of one chunk per 2 s, a quiet window after they all opened; Redis' own counters, INFO stats and INFO cpu): what Redis does per replica per second for its background work (the poll, TTL refreshes, probes), by the number of live streams.`);
+    out.push('');
+    out.push(table(['live streams (both replicas)', 'window', 'Redis commands per replica per s', 'Redis CPU per replica per s'], SC.map((x) => [
+      x.live_streams.toLocaleString('en-US'), f(x.window_s, ' s'), f(x.redis_commands_per_replica_per_s), f(x.redis_cpu_ms_per_replica_per_s, ' ms'),
+    ])));
     out.push('');
   }
   out.push(`Stream start (request sent → response headers, during the ramp), p50 / p99: ${names.map((n) => `${n} ${f(S.load[n].stream_start_ms_p50_median, ' ms')} / ${f(S.load[n].stream_start_ms_p99_median, ' ms')}`).join(', ')}.${names.some((n) => (S.load[n].streams_started_in_window_max ?? 0) > 0) ? ` Streams whose headers arrived only after the measurement window had begun (the relay was behind): ${names.filter((n) => (S.load[n].streams_started_in_window_max ?? 0) > 0).map((n) => `${n} ${S.load[n].streams_started_in_window_max}`).join(', ')}.` : ''}`);

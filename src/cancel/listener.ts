@@ -4,7 +4,10 @@
 //   P\t<probeId>                                       this replica's own probe
 // Pub/Sub is a hint, the flag in Redis is the truth: after every (re)connect the subscription is verified by a probe
 // published through the command connection, and the coordinator polls at once to catch what was missed. A
-// subscriber that is silently dead (no FIN, no RST) is found by a periodic PING with a deadline and replaced.
+// subscriber that is silently dead (no FIN, no RST) is found by a periodic PING with a deadline and replaced. The
+// PING goes to the subscriber's own connection(s): in Cluster, each shard subscriber ioredis holds (a PING on the
+// Cluster object would go to a regular node connection and say nothing about them). One check runs at a time: a
+// verification and a health check racing would steal each other's probe and fail each other.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -35,6 +38,7 @@ export class Listener {
   readonly #sharded: boolean;
   #everVerified = false;
   #closed = false;
+  #checking: Promise<unknown> | null = null;
 
   constructor(sub: Connection, client: RedisClient, keys: Keys, nodeId: string, handlers: ListenerHandlers, metrics: Metrics, log: Logger, pingMs: number) {
     this.#sub = sub;
@@ -48,7 +52,7 @@ export class Listener {
     metrics.enableSubscriberMetrics();
     metrics.subscriberUp.set(0);
     sub.on(this.#sharded ? 'smessage' : 'message', this.#onMessage);
-    sub.on('ready', () => void this.#verify());
+    sub.on('ready', () => void this.#serial(() => this.#verify()));
     sub.on('close', () => this.#setVerified(false));
     sub.on('error', (err: Error) => log.debug('redis subscriber error', { err }));
   }
@@ -61,7 +65,7 @@ export class Listener {
 
   start(): void {
     this.#subscribe().catch((err: unknown) => this.#log.warn('redis subscribe failed; the poll covers cancels until it succeeds', { err }));
-    this.#timer = setInterval(() => void this.#health(), this.#pingMs);
+    this.#timer = setInterval(() => void this.#serial(() => this.#health()), this.#pingMs);
     this.#timer.unref();
   }
 
@@ -122,12 +126,32 @@ export class Listener {
     }
   }
 
+  /** Runs one check at a time; a check asked for while another runs waits for it, then runs (never two at once). */
+  #serial(check: () => Promise<unknown>): Promise<unknown> {
+    const run = (this.#checking ?? Promise.resolve()).then(check, check);
+    const tail = run.finally(() => { if (this.#checking === tail) this.#checking = null; });
+    this.#checking = tail;
+    return tail;
+  }
+
+  /** The connections the subscription lives on: the subscriber itself, or in Cluster its shard subscribers. */
+  #connections(): { ping(): Promise<unknown> }[] {
+    if (!this.#sharded) return [this.#sub as { ping(): Promise<unknown> }];
+    // ioredis keeps them in the Cluster's ClusterSubscriberGroup, not in its public API.
+    const group = (this.#sub as unknown as { shardedSubscribers?: { shardedSubscribers?: Map<string, { getInstance(): { status: string; ping(): Promise<unknown> } | null }> } }).shardedSubscribers;
+    const out: { ping(): Promise<unknown> }[] = [];
+    for (const s of group?.shardedSubscribers?.values() ?? []) { const i = s.getInstance(); if (i !== null && i.status !== 'end') out.push(i); }
+    return out;
+  }
+
   async #health(): Promise<void> {
     if (this.#closed) return;
     if (!this.#verified) { if (this.#sub.status === 'ready') await this.#verify(); return; }
     let timer: NodeJS.Timeout | undefined;
-    const alive = await Promise.race([
-      (this.#sub as { ping(): Promise<unknown> }).ping().then(() => true, () => false),
+    const conns = this.#connections();
+    // No connection at all while verified: the subscription has nowhere to live, as dead as an unanswered PING.
+    const alive = conns.length > 0 && await Promise.race([
+      Promise.all(conns.map((c) => c.ping())).then(() => true, () => false),
       new Promise<boolean>((r) => { timer = setTimeout(() => r(false), Math.max(1_000, this.#pingMs / 2)); }),
     ]);
     clearTimeout(timer);

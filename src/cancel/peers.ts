@@ -40,25 +40,41 @@ export class PeerClient implements PeerCancel {
 
   get enabled(): boolean { return this.#peers.kind !== 'none' && this.#secret !== ''; }
 
-  /** The peers' admin addresses (a DNS name is looked up each time). */
-  addresses(): Promise<HostPort[]> { return this.#addresses(); }
+  /** The peers' admin addresses (a DNS name is looked up each time, bounded by `cancelWaitMs`). */
+  addresses(): Promise<HostPort[]> { return this.#addresses(AbortSignal.timeout(this.#timeoutMs)); }
 
-  async #addresses(): Promise<HostPort[]> {
+  /** The peers' addresses; a DNS lookup is bounded by the caller's deadline (getaddrinfo has none of its own). */
+  async #addresses(signal: AbortSignal): Promise<HostPort[]> {
     const p = this.#peers;
     if (p.kind === 'static') return [...p.addresses];
     if (p.kind === 'dns') {
-      const records = await lookup(p.name, { all: true });
-      return records.map((r) => ({ host: r.address, port: p.port }));
+      const { promise: aborted, reject } = Promise.withResolvers<never>();
+      const onAbort = () => reject(new Error(`DNS lookup of ${p.name} took longer than ${this.#timeoutMs} ms`));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const records = await Promise.race([lookup(p.name, { all: true }), aborted]);
+        return records.map((r) => ({ host: r.address, port: p.port }));
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
     }
     return [];
   }
 
   /** Asks every peer at once to stop the stream(s); resolves with the first that did, or null. Bounded in time. */
   async cancel(sessionId: string, messageId: string | undefined): Promise<{ owner: string; messageIds: string[] } | null> {
-    const addresses = await this.#addresses();
+    // One deadline for the whole fan-out, the DNS lookup included.
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let addresses: HostPort[];
+    try {
+      addresses = await this.#addresses(signal);
+    } catch (err) {
+      this.#log.warn('peer lookup failed; no peer asked', { err });
+      return null;
+    }
     if (addresses.length === 0) return null;
     const body = JSON.stringify({ session_id: sessionId, ...(messageId !== undefined ? { message_id: messageId } : {}), from: this.#nodeId });
-    const signal = AbortSignal.timeout(this.#timeoutMs);
     const answers = await Promise.allSettled(addresses.map(async (a) => {
       const host = a.host.includes(':') ? `[${a.host}]` : a.host;
       const res = await request(`http://${host}:${a.port}${peerCancelPath}`, {

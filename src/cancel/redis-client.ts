@@ -2,6 +2,11 @@
 // the metrics. No request path ever waits on Redis longer than STOPLINE_REDIS_TIMEOUT_MS: there is no offline
 // queue on the command connection (a call while disconnected fails at once), and each call races its own timer
 // (ioredis' commandTimeout would leave the command queued; ours simply stops waiting).
+// The breaker counts what says Redis is unusable: a timeout, a connection error, an error reply from a server that
+// cannot serve (OOM, READONLY, LOADING, ...), and a call that succeeded but took longer than the bound (a call
+// allowed longer, like the poll, still says Redis is too slow for the request path). A client-side error (a bad
+// argument, a RangeError) is the caller's bug, not Redis' health. Once open, only a probe closes it: a SET with a
+// short TTL of this replica's own key, so a Redis that answers reads but refuses writes does not look healthy.
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
@@ -14,6 +19,20 @@ import { Breaker } from './breaker.ts';
 export type Connection = Redis | Cluster;
 
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000) + Math.floor(Math.random() * 100);
+// Sentinel mode: the master's address is asked from the sentinels at each attempt, so a short, flat back-off lets
+// the reconnect follow a +switch-master within a few hundred milliseconds instead of waiting out a long delay.
+const sentinelReconnect = (times: number) => Math.min(50 * times, 200) + Math.floor(Math.random() * 50);
+
+/** Error replies that mean the server cannot serve now (as opposed to a wrong command or argument). */
+const unusableReply = /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|MISCONF|NOREPLICAS|NOAUTH|WRONGPASS|NOPERM)\b/;
+
+/** Does this failure say Redis is unusable (count it against the breaker), or is it the caller's own error? */
+export function isRedisFailure(err: unknown): boolean {
+  const reason = redisErrorReason(err);
+  if (reason === 'timeout' || reason === 'connection' || reason === 'oom') return true;
+  const e = err as { name?: string; message?: string };
+  return e?.name === 'ReplyError' && unusableReply.test(e.message ?? '');
+}
 
 function baseOptions(redis: Exclude<RedisConfig, { mode: 'memory' }>, ca: string | undefined): RedisOptions {
   const tls = redis.mode === 'standalone' ? redis.url.startsWith('rediss:') : redis.tls;
@@ -39,7 +58,7 @@ function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: bo
       return new Redis(redis.url, opts);
     case 'sentinel':
       // failoverDetector: follow +switch-master from the sentinels at once, not at the next failed command.
-      return new Redis({ ...opts, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: retryStrategy, enableTLSForSentinelMode: redis.tls, failoverDetector: true });
+      return new Redis({ ...opts, retryStrategy: sentinelReconnect, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: sentinelReconnect, enableTLSForSentinelMode: redis.tls, failoverDetector: true });
     case 'cluster': {
       const { lazyConnect: _l, enableOfflineQueue: _q, retryStrategy: _r, ...nodeOptions } = opts;
       return new Cluster(redis.nodes.map(hp), {
@@ -66,6 +85,8 @@ export class RedisClient {
   #where = '';
   #lastError: Error | undefined;
   readonly #ca: string | undefined;
+  readonly #probeKey: string;
+  #probeTimer: NodeJS.Timeout | null = null;
   onReady: () => void = () => {};
 
   constructor(config: Config, metrics: Metrics, log: Logger) {
@@ -73,6 +94,8 @@ export class RedisClient {
     this.#timeoutMs = config.redisTimeoutMs;
     this.#metrics = metrics;
     this.#log = log;
+    // The replica's own key (hash-tagged by node id, so one slot in Cluster), rewritten by each probe with a TTL.
+    this.#probeKey = `${config.prefix}probe:{${config.nodeId}}`;
     this.breaker = new Breaker({
       failureThreshold: 3,
       minBackoffMs: 500,
@@ -81,7 +104,8 @@ export class RedisClient {
         // Each entry into fallback is counted once, with the reason that matters to an operator.
         if (!closed && !this.#closed) { metrics.fallbacks.inc({ reason: 'redis_unavailable' }); log.warn('redis unusable: streaming goes on, cancels fall back'); }
         this.#updateUp();
-        // Closed again (a probe succeeded, or the connection is back): write what was held meanwhile.
+        if (!closed) this.#scheduleProbe();
+        // Closed again (a probe succeeded): write what was held meanwhile.
         if (closed && !this.#closed) { log.info('redis usable again'); this.onReady(); }
       },
     });
@@ -90,10 +114,10 @@ export class RedisClient {
     this.command = connect(config.redis, false, this.#ca);
     this.command.on('ready', () => {
       this.#log.info('redis connected', { mode: config.redis.mode });
-      const wasClosed = this.breaker.closed;
-      this.breaker.success(); // from open: onChange runs the recovery
       this.#updateUp();
-      if (wasClosed) this.onReady();
+      // A fresh connection is worth a probe at once; only its success closes the breaker (and runs the recovery).
+      if (this.breaker.closed) this.onReady();
+      else void this.probe(true);
     });
     this.command.on('close', () => { this.breaker.trip(); this.#updateUp(); });
     // The first connection error of an outage is logged at warn with where Redis was sought and the real cause
@@ -131,6 +155,38 @@ export class RedisClient {
       this.#metrics.redisErrors.inc({ command, reason: 'circuit_open' });
       throw new RedisUnavailableError('circuit_open', `Redis ${command} not sent: circuit open`);
     }
+    return this.#send(command, fn, timeoutMs);
+  }
+
+  /**
+   * The health probe: a write that fails when Redis refuses writes (OOM, READONLY), within the request-path bound.
+   * Closed: an ordinary call. Open: sent only when the breaker lets its probe out (`early`: before the back-off
+   * ends, on a fresh connection); its outcome closes the breaker or opens it again.
+   */
+  async probe(early = false): Promise<void> {
+    if (this.#closed) throw new RedisUnavailableError('circuit_open', 'Redis probe not sent: client closed');
+    const write = (c: Connection) => c.set(this.#probeKey, '1', 'PX', Math.max(1_000, 4 * this.#timeoutMs));
+    if (this.breaker.closed) { await this.#send('ping', write, this.#timeoutMs); return; }
+    if (!this.breaker.probe(early)) {
+      this.#metrics.redisErrors.inc({ command: 'ping', reason: 'circuit_open' });
+      throw new RedisUnavailableError('circuit_open', 'Redis probe not sent: circuit open');
+    }
+    await this.#send('ping', write, this.#timeoutMs);
+  }
+
+  /** While open, the probe goes out when the back-off ends; a failed probe reschedules itself (open again). */
+  #scheduleProbe(): void {
+    if (this.#closed || this.#probeTimer !== null) return;
+    const inMs = this.breaker.probeInMs;
+    if (inMs === undefined) return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = null;
+      this.probe().catch(() => {}).finally(() => this.#scheduleProbe());
+    }, inMs);
+    this.#probeTimer.unref();
+  }
+
+  async #send<T>(command: string, fn: (c: Connection) => Promise<T>, timeoutMs: number): Promise<T> {
     const start = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -140,14 +196,17 @@ export class RedisClient {
           timer = setTimeout(() => reject(new RedisUnavailableError('timeout', `Redis ${command} timed out after ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
-      this.#metrics.redisDuration.observe({ command }, (performance.now() - start) / 1000);
-      this.breaker.success();
+      const ms = performance.now() - start;
+      this.#metrics.redisDuration.observe({ command }, ms / 1000);
+      // Slower than the request path's bound: an answer, but from a Redis too slow to rely on.
+      if (ms > this.#timeoutMs) this.breaker.failure();
+      else this.breaker.success();
       this.#updateUp();
       return result;
     } catch (err) {
       const reason = redisErrorReason(err);
       this.#metrics.redisErrors.inc({ command, reason });
-      this.breaker.failure();
+      if (isRedisFailure(err)) this.breaker.failure();
       this.#updateUp();
       if (err instanceof RedisUnavailableError) throw err;
       throw new RedisUnavailableError(reason, `Redis ${command} failed: ${(err as Error).message}`, { cause: err });
@@ -158,6 +217,7 @@ export class RedisClient {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#probeTimer !== null) { clearTimeout(this.#probeTimer); this.#probeTimer = null; }
     this.#metrics.redisUp.set(0);
     await quit(this.command);
   }

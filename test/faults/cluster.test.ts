@@ -101,3 +101,43 @@ test('a session\'s slot moved to another node under a live stream: the stream go
   const delivered = res.text.slice(0, res.text.lastIndexOf('event: stopline.cancelled'));
   assert.ok((await up.request('moved')).sent.startsWith(delivered), 'what the client got before the stop is what the upstream sent');
 });
+
+// A black-holed shard subscriber (no FIN, no RST). The health PING used to go through the Cluster object, i.e. to a
+// regular node connection, which answered, so a dead sharded subscription was never found. The listener runs here
+// in-process on a real cluster, its subscriber reaching the nodes through TCP proxies (ioredis' natMap), so that
+// exactly the subscriber's own connection can be frozen.
+test('a black-holed sharded subscriber is found by its own PING, replaced and verified again', async () => {
+  const { Cluster } = await import('ioredis');
+  const { startTcpProxy } = await import('../helpers/tcp-proxy.ts');
+  const { loadConfig } = await import('../../src/config.ts');
+  const { createMetrics } = await import('../../src/observability/metrics.ts');
+  const { createLogger } = await import('../../src/log.ts');
+  const { RedisClient } = await import('../../src/cancel/redis-client.ts');
+  const { Listener } = await import('../../src/cancel/listener.ts');
+  const { createKeys } = await import('../../src/cancel/keys.ts');
+  const proxies = await Promise.all(cluster.ports.map((p) => startTcpProxy(p)));
+  const natMap = Object.fromEntries(cluster.ports.map((p, i) => [`127.0.0.1:${p}`, { host: '127.0.0.1', port: proxies[i]!.port }]));
+  const config = loadConfig({ STOPLINE_REDIS_CLUSTER_NODES: cluster.nodes, STOPLINE_NODE_ID: 'bhc', STOPLINE_REDIS_TIMEOUT_MS: '1000' });
+  const metrics = createMetrics('test');
+  const log = createLogger('silent', {});
+  const client = new RedisClient(config, metrics, log);
+  const sub = new Cluster(cluster.ports.map((p) => ({ host: '127.0.0.1', port: p })), { lazyConnect: true, enableOfflineQueue: true, shardedSubscribers: true, natMap });
+  sub.on('error', () => {});
+  let subscribedCalls = 0;
+  const listener = new Listener(sub, client, createKeys(config.prefix), config.nodeId, { wake() {}, confirm() {}, subscribed: () => { subscribedCalls++; } }, metrics, log, 300);
+  const resubscribes = async () => (await metrics.resubscribes.get()).values[0]?.value ?? 0;
+  try {
+    client.start();
+    await sub.connect();
+    listener.start();
+    await until('verified', async () => listener.verified, 400, 25);
+    const frozen = proxies.reduce((n, p) => n + p.freeze((c) => c.sawSubscribe), 0);
+    assert.equal(frozen, 1, 'exactly the shard subscriber\'s connection is black-holed');
+    await until('replaced and verified again', async () => (await resubscribes()) >= 1 && listener.verified, 400, 25);
+    assert.equal(subscribedCalls, 2, 'the coordinator is told of the new subscription (and polls at once)');
+  } finally {
+    await listener.close();
+    await client.close();
+    await Promise.all(proxies.map((p) => p.close()));
+  }
+});

@@ -195,7 +195,7 @@ test('Redis refusing writes (OOM at maxmemory): streams flow, cancels fall back,
     const degraded = await cancel(d, held.ids);
     assert.equal(degraded.json.outcome, 'accepted');
     assert.equal(degraded.json.degraded, true);
-    assert.ok(metric(await d.metrics(), 'stopline_redis_errors_total', { command: 'cancel', reason: 'other' }) >= 1);
+    assert.ok(metric(await d.metrics(), 'stopline_redis_errors_total', { command: 'cancel', reason: 'oom' }) >= 1, 'an OOM refusal is labelled oom');
   } finally {
     await admin.config('SET', 'maxmemory', '0');
   }

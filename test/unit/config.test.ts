@@ -70,6 +70,16 @@ test('the key prefix cannot hold hash-tag braces', () => {
   assert.throws(() => loadConfig({ STOPLINE_REDIS_PREFIX: 'a{b}' }), /STOPLINE_REDIS_PREFIX/);
 });
 
+test('STOPLINE_REDIS_TLS takes the usual boolean spellings and refuses anything else in one clear line', () => {
+  const sentinel = { STOPLINE_REDIS_SENTINELS: 's1:26379', STOPLINE_REDIS_SENTINEL_NAME: 'mymaster' };
+  const tls = (v: string) => (loadConfig({ ...sentinel, STOPLINE_REDIS_TLS: v }).redis as { tls: boolean }).tls;
+  for (const v of ['true', 'yes', 'YES', 'on', '1']) assert.equal(tls(v), true, v);
+  for (const v of ['false', 'no', 'off', '0']) assert.equal(tls(v), false, v);
+  assert.throws(() => loadConfig({ ...sentinel, STOPLINE_REDIS_TLS: 'enabled' }), (e: unknown) => e instanceof ConfigError &&
+    /^Invalid STOPLINE_REDIS_TLS="enabled": expected true or false/m.test(e.message));
+});
+
+
 test('STOPLINE_MAX_STREAMS stops at what has been measured to work (50,000 streams per replica)', () => {
   assert.equal(loadConfig({ STOPLINE_MAX_STREAMS: '50000' }).maxStreams, 50_000);
   assert.throws(() => loadConfig({ STOPLINE_MAX_STREAMS: '50001' }), /Invalid STOPLINE_MAX_STREAMS="50001": expected a whole number from 1 to 50000/);
