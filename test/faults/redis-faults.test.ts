@@ -22,7 +22,9 @@ let d: Replica; // canceller, no peers
 before(async () => {
   up = await startUpstream();
   redis = await startRedis(['--enable-debug-command', 'yes']);
-  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_POLL_INTERVAL_MS: '200' };
+  // A 250 ms bound rather than the default 50 ms: on a loaded machine a healthy Redis call can take longer than 50 ms,
+  // and the answer after recovery would then be honestly `degraded`. Each fault here lasts seconds.
+  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_POLL_INTERVAL_MS: '200', STOPLINE_REDIS_TIMEOUT_MS: '250' };
   // a binds its own admin port and b is told it: a only answers peer requests (the secret verifies them), b sends them.
   a = await startReplica({ ...env, STOPLINE_NODE_ID: 'a', STOPLINE_PEER_SECRET: secret });
   b = await startReplica({ ...env, STOPLINE_NODE_ID: 'b', STOPLINE_PEERS: `127.0.0.1:${new URL(a.adminUrl).port}`, STOPLINE_PEER_SECRET: secret });
