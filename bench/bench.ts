@@ -22,6 +22,7 @@ import {
   startRedis, startStopline, startUpstream, type NginxProc, type RedisProc, type StoplineProc, type UpstreamProc,
 } from './lib/procs.ts';
 import { summarizeProfiles, type ProfileSummary } from './lib/profile.ts';
+import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.ts';
 import { startHaproxy, startNodeProxy, type RelayProc } from './lib/relays.ts';
 import { renderMarkdown, evaluateTargets } from './lib/report.ts';
 import { median, round, Samples, summarize, type Summary } from './lib/stats.ts';
@@ -67,6 +68,7 @@ const { values: a } = parseArgs({
     'report-only': { type: 'string' },
     'profile-dir': { type: 'string' },
     'node-args': { type: 'string' },
+    tracing: { type: 'boolean', default: false },
   },
   allowPositionals: false,
 });
@@ -104,6 +106,8 @@ if (a.help) {
   --profile-dir DIR       keep the .cpuprofile files there (default: a temporary directory, deleted at the end)
   --node-args=ARGS        node options for the stopline replicas, space-separated (default: the image's
                           NODE_OPTIONS from the Dockerfile; --node-args= runs them with none)
+  --tracing               also run push with tracing on (sampler ratio 1, OTLP/HTTP to a receiver on loopback),
+                          interleaved with push (tracing off) and direct, and compare the two
 `);
   process.exit(0);
 }
@@ -144,12 +148,15 @@ const P = {
   profile: a['no-profile'] === true ? false : (a.profile ?? !quick),
   plot: a['no-plot'] !== true,
   nodeArgs: (a['node-args'] ?? imageNodeOptions()).split(' ').filter(Boolean),
+  tracing: a.tracing === true,
 };
+// The tracing comparison needs push (tracing off) and direct (the floor of "added" latency) beside the traced push.
+if (P.tracing) for (const d of ['push', 'direct'] as const) if (!P.designs.includes(d)) P.designs.unshift(d);
 const outDir = resolve(a.out ?? join(here, 'results'));
 const validDesigns = ['direct', 'nginx', 'haproxy', 'node-proxy', 'per-chunk', 'poll', 'push'];
 for (const d of P.designs) if (!validDesigns.includes(d)) { process.stderr.write(`bench: unknown design ${d}\n`); process.exit(2); }
 
-type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push';
+type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push' | 'push-traced';
 interface Design {
   readonly name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)';
   readonly kind: 'direct' | 'relay' | 'stopline';
@@ -173,6 +180,7 @@ let upstream: UpstreamProc | null = null;
 let nginx: NginxProc | null = null;
 const relays: RelayProc[] = [];
 let rc: Redis | null = null;
+let otlp: OtlpSink | null = null;
 const replicas: StoplineProc[] = [];
 const aborts = new Map<string, { at: number; produced: number }>();
 
@@ -181,7 +189,7 @@ async function cleanup(): Promise<void> {
   redis?.resume();
   rc?.disconnect();
   await Promise.allSettled(replicas.map((r) => r.stop()));
-  await Promise.allSettled([nginx?.stop(), ...relays.map((x) => x.stop()), upstream?.stop(), redis?.stop()]);
+  await Promise.allSettled([otlp?.stop(), nginx?.stop(), ...relays.map((x) => x.stop()), upstream?.stop(), redis?.stop()]);
   try { rmSync(tmp, { recursive: true, force: true }); } catch { /* best effort */ }
 }
 process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
@@ -217,7 +225,7 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
   return false;
 }
 
-async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => [], redisUrl = redis!.url): Promise<Design> {
+async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => [], redisUrl = redis!.url, env: Record<string, string> = {}): Promise<Design> {
   const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name === 'push (scale)' ? 'push-scale' : name;
   const prefix = `bench:${tag}:`;
   const reps = await Promise.all(['a', 'b'].map((side) => startStopline(main, {
@@ -226,6 +234,7 @@ async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memo
     STOPLINE_CANCEL_MODE: mode,
     STOPLINE_NODE_ID: `bench-${tag}-${side}`,
     STOPLINE_REDIS_PREFIX: prefix,
+    ...env,
   }, nodeArgs(side))));
   replicas.push(...reps);
   await waitUntil(`${name} replicas ready`, async () => {
@@ -775,6 +784,8 @@ async function main(): Promise<void> {
   upstream = await startUpstream(join(here, 'upstream.ts'));
   upstream.onAbort((x) => aborts.set(x.id, { at: x.at, produced: x.produced }));
 
+  // With --tracing, both push designs start as the image starts stopline (the tracing preload first): only OTEL_* differs.
+  const pushArgs = P.tracing ? ['--import', join(dirname(mainJs), 'tracing', 'preload.js'), ...P.nodeArgs] : P.nodeArgs;
   const designs: Design[] = [];
   for (const name of P.designs) {
     if (name === 'direct') {
@@ -791,8 +802,17 @@ async function main(): Promise<void> {
       machineInfo[name] = n.version;
       designs.push({ name, kind: 'relay', urls: [n.url], replicas: [], prefix: '', pids: () => n.pids(), agent: keepAliveAgent() });
     } else {
-      designs.push(await stoplineDesign(name, name, mainJs, () => P.nodeArgs));
+      designs.push(await stoplineDesign(name, name, mainJs, () => (name === 'push' ? pushArgs : P.nodeArgs)));
     }
+  }
+  if (P.tracing) {
+    otlp = await startOtlpSink();
+    designs.push(await stoplineDesign('push-traced', 'push', mainJs, () => pushArgs, redis.url, {
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '1',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`,
+      OTEL_SERVICE_NAME: 'stopline-bench',
+    }));
   }
   log(`started: redis ${machineInfo.redis}, nginx ${machineInfo.nginx}, ${replicas.length} stopline replicas`);
 
@@ -814,6 +834,14 @@ async function main(): Promise<void> {
     }
     for (const d of order) if (d.kind === 'stopline') cost.push(...await runCost(d, r, shas));
     if (push !== undefined && r < P.hungRounds) hung.push(await runHung(push, r));
+  }
+
+  // The traced replicas stop first (SIGTERM flushes their span queue), so the receiver has everything they exported.
+  let receiver: ReturnType<OtlpSink['counts']> | null = null;
+  if (otlp !== null) {
+    for (const rp of designs.find((d) => d.name === 'push-traced')!.replicas) await rp.stop();
+    receiver = otlp.counts();
+    log(`tracing: ${receiver.spans} spans received in ${receiver.posts} OTLP requests`);
   }
 
   let memory: MemoryRow | null = null;
@@ -878,6 +906,7 @@ async function main(): Promise<void> {
     targets: [] as ReturnType<typeof evaluateTargets>,
     memory,
     scale,
+    tracing: receiver === null ? null : tracingComparison(summary, receiver),
     profile: profile === null ? null : { load: profileLoad, retained_heap_per_stream_kib: retainedHeap, ...profile },
     raw: { seed, load, stop, cost, hung },
     files: { json: `${base}.json`, markdown: `${base}.md`, chart: `${base}.png` },
@@ -1041,6 +1070,23 @@ function summarizeAll(names: string[], seed: SeedRow[], load: LoadRow[], stop: S
     };
   }
   return out;
+}
+
+/** Push with tracing off and on (ratio 1), from the same rounds' summaries, and what the receiver got. */
+function tracingComparison(summary: ReturnType<typeof summarizeAll>, receiver: ReturnType<OtlpSink['counts']>) {
+  const side = (name: string) => {
+    const l = summary.load![name] as { relay_cpu_ms_per_1k_chunks: number | null; added_p50_ms: number | null; added_p99_ms: number | null; delay_ms: Summary };
+    const c = (summary.stop![name] as { client_cancel_to_stop_ms: Summary; cancels: number });
+    return {
+      relay_cpu_ms_per_1k_chunks: l.relay_cpu_ms_per_1k_chunks, added_p50_ms: l.added_p50_ms, added_p99_ms: l.added_p99_ms,
+      delay_p50_ms: l.delay_ms.p50, delay_p99_ms: l.delay_ms.p99,
+      cancels: c.cancels, cancel_to_stop_p50_ms: c.client_cancel_to_stop_ms.p50, cancel_to_stop_p99_ms: c.client_cancel_to_stop_ms.p99,
+    };
+  };
+  return {
+    sampler: 'parentbased_traceidratio', ratio: 1, exporter: 'OTLP/HTTP protobuf to a receiver on loopback (default batch span processor)',
+    off: side('push'), on: side('push-traced'), receiver,
+  };
 }
 
 function pooledSummary(name: string, pooled: Map<string, Samples>): Summary {

@@ -351,6 +351,8 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   })));
   out.push('');
 
+  if (r.tracing) renderTracing(r.tracing, out);
+
   // Redis cost.
   out.push('## 4. Redis cost');
   out.push('');
@@ -411,4 +413,18 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   out.push('```');
   out.push('');
   return out.join('\n');
+}
+
+/** Push with tracing off against push with tracing on (sampler ratio 1), the same rounds, interleaved. */
+function renderTracing(t: Result, out: string[]): void {
+  out.push('## Tracing: push with tracing off and on');
+  out.push('');
+  out.push(`Both push designs start with the image's \`--import ./dist/tracing/preload.js\`; the traced one also has \`OTEL_TRACES_SAMPLER=${t.sampler}\`, \`OTEL_TRACES_SAMPLER_ARG=${t.ratio}\` and exports ${t.exporter}. Added = design − direct, pooled over rounds; cancel-to-stop is client side, cross-replica, every cancel pooled.`);
+  out.push('');
+  const row = (label: string, s: Result) => [label, f(s.relay_cpu_ms_per_1k_chunks, ' ms'), f(s.added_p50_ms, ' ms'), f(s.added_p99_ms, ' ms'), f(s.cancel_to_stop_p50_ms, ' ms'), f(s.cancel_to_stop_p99_ms, ' ms'), s.cancels];
+  out.push(table(['push', 'relay CPU per 1,000 chunks', 'added p50', 'added p99', 'cancel-to-stop p50', 'cancel-to-stop p99', 'cancels'], [row('tracing off', t.off), row('tracing on (ratio 1)', t.on)]));
+  out.push('');
+  const byName = Object.entries(t.receiver.by_name as Record<string, number>).sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${c}`).join(', ');
+  out.push(`Spans received: ${t.receiver.spans} in ${t.receiver.posts} OTLP requests (${f(t.receiver.bytes / 1024, ' KiB')}; ${t.receiver.rejected} not understood): ${byName || 'none'}.`);
+  out.push('');
 }

@@ -5,36 +5,19 @@
 // (`finalChatCompletion`, `finalResponse`, `finalMessage`, the AI SDK chat's status `error`). Now each stream ends
 // in its own dialect: every loop and helper ends cleanly with the text so far and stopline's record, a stream
 // without a stop still arrives whole, and streams stopped before their first byte end cleanly too.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { AbstractChat, DefaultChatTransport, readUIMessageStream, type ChatState, type ChatStatus, type UIMessage, type UIMessageChunk } from 'ai';
+import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
 import { Ollama } from 'ollama';
-import { startRedis, type RedisServer } from '../helpers/redis.ts';
-import { metric, startReplica, subscribed, type Replica } from '../helpers/stopline.ts';
+import { metric, type Replica } from '../helpers/stopline.ts';
 import { postJson } from '../helpers/client.ts';
-import { shortTokens, startSdkUpstream, tokens, type SdkUpstream } from '../fixtures/sdk/upstream.ts';
+import { shortTokens, tokens } from '../fixtures/sdk/upstream.ts';
+import { sdkScenario } from '../fixtures/sdk/scenario.ts';
+import { TestChat, textOf } from '../fixtures/sdk/chat.ts';
 
-let redis: RedisServer | undefined;
-let upstream: SdkUpstream | undefined;
-let a: Replica;
-let b: Replica;
-
-before(async () => {
-  redis = await startRedis();
-  upstream = await startSdkUpstream();
-  const env = { STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_UPSTREAM: upstream.url, STOPLINE_DRAIN_TIMEOUT_S: '0' };
-  a = await startReplica({ ...env, STOPLINE_NODE_ID: 'sdk-a' });
-  b = await startReplica({ ...env, STOPLINE_NODE_ID: 'sdk-b' });
-  await subscribed([a, b]);
-});
-
-after(async () => {
-  await Promise.allSettled([a?.close(), b?.close()]);
-  await upstream?.stop();
-  await redis?.stop();
-});
+const sc = sdkScenario();
 
 /** What one client run saw: its text, stopline's record where the client exposes it, and anything else to check. */
 interface Run { text: string; record: unknown; extra?: Record<string, unknown> }
@@ -128,7 +111,7 @@ const clients: Record<string, Client> = {
     await chat.sendMessage({ text: 'Write a long poem' });
     assert.equal(errored, undefined, `the chat reported an error: ${errored?.message}`);
     const last = chat.messages.at(-1);
-    const text = last?.role === 'assistant' ? last.parts.map((p) => (p.type === 'text' ? p.text : '')).join('') : '';
+    const text = last?.role === 'assistant' ? textOf(last) : '';
     return { text, record: 'not exposed', extra: { status: chat.status, ...finished } };
   },
   async 'ollama chat loop'(base, headers, model, onText) {
@@ -155,25 +138,6 @@ const clients: Record<string, Client> = {
   },
 };
 
-/** The AI SDK's Chat outside React: AbstractChat over a plain state, as the framework bindings build it. */
-class TestChat extends AbstractChat<UIMessage> {
-  constructor(init: Omit<ConstructorParameters<typeof AbstractChat<UIMessage>>[0], 'state'>, onText: (t: string) => void) {
-    const state: ChatState<UIMessage> = {
-      status: 'ready' as ChatStatus,
-      error: undefined,
-      messages: [],
-      pushMessage: (m) => { state.messages = [...state.messages, m]; },
-      popMessage: () => { state.messages = state.messages.slice(0, -1); },
-      replaceMessage: (i, m) => {
-        state.messages = state.messages.map((x, j) => (j === i ? m : x));
-        onText(m.parts.map((p) => (p.type === 'text' ? p.text : '')).join(''));
-      },
-      snapshot: (x) => structuredClone(x),
-    };
-    super({ ...init, state });
-  }
-}
-
 let seq = 0;
 const ids = (kind: string) => { seq++; return { session: `sdk-${seq}`, message: `${kind.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${seq}` }; };
 const cancel = (r: Replica, session: string, message: string) => postJson(`${r.url}/stopline/v1/cancel`, { session_id: session, message_id: message });
@@ -189,8 +153,8 @@ for (const [kind, run] of Object.entries(clients)) {
   test(`${kind}: a stop from the other replica ends it cleanly with the text so far`, async () => {
     const { session, message } = ids(kind);
     let stopping: Promise<{ status: number; json: any }> | undefined;
-    const got = await run(a.url, { 'x-session-id': session, 'x-message-id': message }, 'long', (text) => {
-      if (stopping === undefined && text.includes('tok3 ')) stopping = cancel(b, session, message);
+    const got = await run(sc.a.url, { 'x-session-id': session, 'x-message-id': message }, 'long', (text) => {
+      if (stopping === undefined && text.includes('tok3 ')) stopping = cancel(sc.b, session, message);
     });
     assert.ok(stopping !== undefined, 'the stream got far enough to be stopped');
     assert.equal((await stopping).json.outcome, 'stopped');
@@ -200,30 +164,30 @@ for (const [kind, run] of Object.entries(clients)) {
     if (kind.includes('finalChatCompletion')) assert.equal(got.extra?.finish_reason, 'stop');
     if (kind.includes('finalResponse')) assert.equal(got.extra?.status, 'cancelled');
     if (kind.includes('finalMessage')) assert.equal(got.extra?.stop_reason, 'end_turn');
-    await upstream!.aborted(message);
+    await sc.upstream.aborted(message);
   });
 
   test(`${kind}: without a stop the whole answer arrives, byte for byte`, async () => {
     const { session, message } = ids(kind);
-    const got = await run(a.url, { 'x-session-id': session, 'x-message-id': message }, 'short', () => {});
+    const got = await run(sc.a.url, { 'x-session-id': session, 'x-message-id': message }, 'short', () => {});
     assert.equal(got.text, tokens(shortTokens));
     if (got.record !== 'not exposed') assert.equal(got.record, undefined);
   });
 
   test(`${kind}: a pending cancel and a stop in the first-byte wait end it cleanly, empty`, async () => {
     const pending = ids(kind);
-    assert.equal((await cancel(b, pending.session, pending.message)).json.outcome, 'pending');
+    assert.equal((await cancel(sc.b, pending.session, pending.message)).json.outcome, 'pending');
     // "hang": the upstream never answers, so the stop (which the registration's Redis reply brings, while the request
     // is already on its way upstream) always comes before the first byte.
-    const early = await run(a.url, { 'x-session-id': pending.session, 'x-message-id': pending.message }, 'hang', () => {});
+    const early = await run(sc.a.url, { 'x-session-id': pending.session, 'x-message-id': pending.message }, 'hang', () => {});
     assert.equal(early.text, '');
     if (early.record !== 'not exposed') assert.deepEqual(early.record, { reason: 'cancelled', session_id: pending.session, message_id: pending.message });
 
     const waiting = ids(kind);
     const headers = { 'x-session-id': waiting.session, 'x-message-id': waiting.message };
-    const running = run(a.url, headers, 'hang', () => {});
-    await upstream!.arrived(waiting.message);
-    assert.equal((await cancel(b, waiting.session, waiting.message)).json.outcome, 'stopped');
+    const running = run(sc.a.url, headers, 'hang', () => {});
+    await sc.upstream.arrived(waiting.message);
+    assert.equal((await cancel(sc.b, waiting.session, waiting.message)).json.outcome, 'stopped');
     const got = await running;
     assert.equal(got.text, '');
     if (got.record !== 'not exposed') assert.deepEqual(got.record, { reason: 'cancelled', session_id: waiting.session, message_id: waiting.message });
@@ -231,7 +195,7 @@ for (const [kind, run] of Object.entries(clients)) {
 }
 
 test('stopline_streams_total counts the streams by dialect', async () => {
-  const m = await a.metrics();
+  const m = await sc.a.metrics();
   for (const dialect of ['openai-chat', 'openai-responses', 'anthropic', 'ai-sdk', 'ollama']) {
     assert.ok(metric(m, 'stopline_streams_total', { outcome: 'cancelled', dialect }) >= 2, dialect);
     assert.ok(metric(m, 'stopline_streams_total', { outcome: 'completed', dialect }) >= 1, dialect);
@@ -241,8 +205,8 @@ test('stopline_streams_total counts the streams by dialect', async () => {
 test('a drain past its deadline ends a live stream in its dialect too, with reason "shutdown" (runs last: it shuts a replica)', async () => {
   const { session, message } = ids('drain');
   let draining: Promise<void> | undefined;
-  const got = await clients['openai responses.stream finalResponse']!(b.url, { 'x-session-id': session, 'x-message-id': message }, 'long', (text) => {
-    if (draining === undefined && text.includes('tok3 ')) draining = b.app.drain();
+  const got = await clients['openai responses.stream finalResponse']!(sc.b.url, { 'x-session-id': session, 'x-message-id': message }, 'long', (text) => {
+    if (draining === undefined && text.includes('tok3 ')) draining = sc.b.app.drain();
   });
   await draining;
   assertTokens(got.text, 4);

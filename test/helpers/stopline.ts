@@ -6,7 +6,7 @@ import { after, before } from 'node:test';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { until } from './net.ts';
+import { freePort, until } from './net.ts';
 
 export interface Replica {
   readonly app: App;
@@ -32,6 +32,14 @@ export async function startReplica(env: Record<string, string>, write?: (line: s
     metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
     close: () => app.close(),
   };
+}
+
+/** The settings of `n` replicas joined by the peers path (each its own admin port, all of them as peers). */
+export async function peersEnv(n: number): Promise<Record<string, string>[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  const peers = ports.map((p) => `127.0.0.1:${p}`).join(',');
+  return ports.map((p) => ({ STOPLINE_ADMIN_LISTEN: `127.0.0.1:${p}`, STOPLINE_PEERS: peers, STOPLINE_PEER_SECRET: 'a-peer-secret-of-some-length' }));
 }
 
 /** Resolves once every replica's Pub/Sub subscription is verified (its own probe came back): a cross-replica wake-up

@@ -1,16 +1,18 @@
-// A TCP proxy between stopline and Redis that can black-hole chosen connections: bytes stop flowing both ways
-// while the sockets stay open (no FIN, no RST), as with a dead NAT entry or a frozen peer. It can also slow every
-// reply down by a fixed delay (in order), as a Redis under load or across a congested link.
+// A TCP proxy that can black-hole chosen connections (between stopline and Redis: bytes stop flowing both ways while
+// the sockets stay open, no FIN, no RST, as with a dead NAT entry or a frozen peer), slow every reply down by a fixed
+// delay (in order, as a Redis under load or across a congested link), and send its next connections elsewhere (in
+// front of replicas, a load balancer whose next connection lands on another pod).
 import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 
 export interface Conn { readonly client: Socket; readonly server: Socket; sawSubscribe: boolean; frozen: boolean }
 
-export async function startTcpProxy(targetPort: number): Promise<{ port: number; conns: Conn[]; freeze(pred: (c: Conn) => boolean): number; delay(ms: number): void; close(): Promise<void> }> {
+export async function startTcpProxy(targetPort: number): Promise<{ port: number; conns: Conn[]; freeze(pred: (c: Conn) => boolean): number; delay(ms: number): void; retarget(port: number): void; close(): Promise<void> }> {
   const conns: Conn[] = [];
   let delayMs = 0;
+  let target = targetPort;
   const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
+    const upstream = connect(target, '127.0.0.1');
     const c: Conn = { client, server: upstream, sawSubscribe: false, frozen: false };
     conns.push(c);
     client.on('data', (d: Buffer) => {
@@ -39,6 +41,7 @@ export async function startTcpProxy(targetPort: number): Promise<{ port: number;
       return n;
     },
     delay(ms) { delayMs = ms; },
+    retarget(port) { target = port; },
     async close() {
       for (const c of conns) { c.client.destroy(); c.server.destroy(); }
       server.close();
