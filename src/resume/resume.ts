@@ -23,7 +23,7 @@ export interface Resume {
 export function createResume(config: Config, store: CancelStore, peers: PeerClient, metrics: Metrics, tracing: Tracing, log: Logger): Resume | null {
   if (config.resume === null) return null;
   const hub = new Hub(config.resume);
-  const m = createResumeMetrics(metrics.registry, () => hub.budget.held);
+  const m = createResumeMetrics(metrics.registry, hub.budget);
   hub.metrics = m;
   const api = new Resumer(config, hub, store, peers.enabled ? new PeerStreams(config, peers, log) : null, m, log);
   api.tracing = tracing;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { createResumeMetrics } from '../../src/resume/metrics.ts';
 import { describeRegistry, stoplineMetrics } from './catalogue.ts';
 import { root } from './rules.ts';
 
@@ -11,6 +12,7 @@ async function registered() {
   const metrics = createMetrics('0.0.0-test');
   metrics.enableRedisMetrics();
   metrics.enableSubscriberMetrics();
+  createResumeMetrics(metrics.registry, { max: 1024, held: 0 });
   return (await describeRegistry(metrics.registry)).filter((m) => m.name.startsWith('stopline_'));
 }
 

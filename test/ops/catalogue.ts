@@ -29,6 +29,13 @@ export const stoplineMetrics: MetricSpec[] = [
   { name: 'stopline_upgrades_total', type: 'counter', labels: ['result'] },
   { name: 'stopline_draining', type: 'gauge', labels: [] },
   { name: 'stopline_build_info', type: 'gauge', labels: ['version', 'node_version'] },
+  // Resume's, exported only where resume is on (STOPLINE_RESUME_ROUTES).
+  { name: 'stopline_resumes_total', type: 'counter', labels: ['outcome', 'path'] },
+  { name: 'stopline_resume_followers_active', type: 'gauge', labels: ['path'] },
+  { name: 'stopline_detached_streams_total', type: 'counter', labels: ['end'] },
+  { name: 'stopline_detached_streams_active', type: 'gauge', labels: [] },
+  { name: 'stopline_resume_buffer_bytes', type: 'gauge', labels: [] },
+  { name: 'stopline_resume_buffer_limit_bytes', type: 'gauge', labels: [] },
 ];
 
 /** prom-client's default process and Node.js metrics, read from prom-client itself. */
