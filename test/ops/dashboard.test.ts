@@ -59,6 +59,9 @@ test('every section the brief asks for has a panel', () => {
     'stopline_upstream_first_byte_seconds_bucket', 'stopline_stream_duration_seconds_bucket', 'stopline_stream_chunks_total',
     'stopline_stream_bytes_total', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes',
     'nodejs_heap_size_used_bytes', 'stopline_draining',
+    // the resume row
+    'stopline_resumes_total', 'stopline_resume_followers_active', 'stopline_detached_streams_active',
+    'stopline_detached_streams_total', 'stopline_resume_buffer_bytes', 'stopline_resume_buffer_limit_bytes',
   ];
   const used = new Set(queries(dashboard).flatMap((q) => scan(q.expr).selectors.map((s) => s.metric)));
   assert.deepEqual(wanted.filter((m) => !used.has(m)), []);
@@ -86,6 +89,7 @@ describe('the lint catches', () => {
     ['a fixed rate window', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(rate(stopline_streams_total{namespace=~"$namespace", job=~"$job", pod=~"$pod"}[5m]))' }; }, /window \[5m\]/],
     ['a window of the whole range', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(increase(stopline_streams_total{namespace=~"$namespace", job=~"$job", pod=~"$pod"}[$__range]))' }; }, /window \[\$__range\]/],
     ['a selector without the job matcher', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(stopline_streams_active{namespace=~"$namespace", pod=~"$pod"})' }; }, /lacks job=~"\$job"/],
+    ['a selector without the instance matcher', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(stopline_streams_active{namespace=~"$namespace", job=~"$job", pod=~"$pod"})' }; }, /lacks instance=~"\$instance"/],
     ['a cAdvisor series not narrowed to the container', (ps) => { firstGraph(ps).targets[0] = { expr: 'sum(container_memory_working_set_bytes{namespace=~"$namespace", pod=~"$pod"})' }; }, /lacks container="stopline"/],
   ];
   for (const [name, edit, expected] of cases) {
@@ -106,7 +110,7 @@ describe('every query is accepted by Prometheus', () => {
   });
 
   const concrete = (expr: string) =>
-    expr.replaceAll('$namespace', '.*').replaceAll('$job', '.*').replaceAll('$pod', '.*').replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h');
+    expr.replaceAll('$namespace', '.*').replaceAll('$job', '.*').replaceAll('$pod', '.*').replaceAll('$instance', '.*').replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h');
 
   test('a malformed query is rejected (the check can fail)', async () => {
     assert.ok(prometheus);

@@ -1,6 +1,8 @@
 // The dashboard and the alerts, proven on a real Prometheus: two stopline replicas on one real Redis serve a small
 // load (streams that complete, streams stopped across replicas and locally, every cancel outcome), then Redis stalls
-// (SIGSTOP) long enough for timeouts, an open circuit and every fallback, and comes back. Prometheus scrapes both
+// (SIGSTOP) long enough for timeouts, an open circuit and every fallback, and comes back. Resume is on for one
+// route: a finished stream is followed on its owner, a follow on the other replica (no peers path) and one while
+// Redis stalls answer 503, and a detached generation nobody resumes is aborted. Prometheus scrapes both
 // admin ports every second with the `namespace` and `pod` target labels a PodMonitor would add, and evaluates
 // dashboards/alerts.yaml every second. Every query of every panel of every dashboard must then return data, and
 // when Redis dies for good, StoplineRedisDown must go pending, then firing (its `for:` shortened in a copy).
@@ -52,12 +54,18 @@ const open = (r: Replica, q: string, session_id: string): StreamClient => {
   return s;
 };
 const cancel = (r: Replica, body: unknown) => postJson(`${r.url}/stopline/v1/cancel`, body);
+const resumable = '/api/chat/resumable';
+const follow = (r: Replica, session: string) => stream(`${r.url}/stopline/v1/streams/${session}/m-${session}`, { method: 'GET' });
 const gauge = async (r: Replica, name: string) => metric(await r.metrics(), name);
 
 before(async () => {
   up = await startUpstream();
   redis = await startRedis();
-  const env = { STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '250' };
+  const env = {
+    STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: redis.url, STOPLINE_REDIS_TIMEOUT_MS: '250',
+    // Resume on a route of its own, so that the other streams keep aborting upstream when their client goes away.
+    STOPLINE_RESUME_ROUTES: `POST ${resumable}`, STOPLINE_RESUME_DETACH_MS: '200', STOPLINE_RESUME_KEEP_MS: '600000',
+  };
   a = await startReplica({ ...env, STOPLINE_NODE_ID: podA });
   b = await startReplica({ ...env, STOPLINE_NODE_ID: podB });
   for (const r of [a, b]) await until('the Pub/Sub subscriber is verified', async () => (await gauge(r, 'stopline_redis_subscriber_up')) === 1);
@@ -158,6 +166,35 @@ test('a small load: streams complete, stop across replicas and locally; every ca
   assert.equal((await reset.result).complete, false);
 });
 
+test('resumes: followed on the owner, 503 elsewhere without a peers path, a detached generation aborted', async () => {
+  assert.ok(a && b && up);
+  const s = stream(`${a.url}${resumable}?chunks=20&interval=2`, { body: JSON.stringify({ session_id: 'resume-1', message_id: 'm-resume-1' }) });
+  clients.push(s);
+  assert.equal((await s.result).complete, true);
+  const sent = (await up.request('m-resume-1')).sent;
+  const onOwner = await follow(a, 'resume-1').result;
+  assert.deepEqual([onOwner.status, onOwner.complete, onOwner.text === sent], [200, true, true]);
+  const elsewhere = await follow(b, 'resume-1').result;
+  assert.deepEqual([elsewhere.status, elsewhere.headers['retry-after']], [503, '1']);
+
+  const detached = stream(`${b.url}${resumable}?chunks=100000&interval=5`, { body: JSON.stringify({ session_id: 'detach-1', message_id: 'm-detach-1' }) });
+  clients.push(detached);
+  await detached.waitFor((t) => t.includes('word1 '));
+  const rec = await up.request('m-detach-1');
+  detached.destroy();
+  await rec.done;
+  assert.equal(rec.aborted, true, 'aborted once the detach window passed without a follower');
+  const ra = a;
+  const rb = b;
+  await until('the resumes and the detached end are counted', async () => {
+    const ma = await ra.metrics();
+    const mb = await rb.metrics();
+    return metric(ma, 'stopline_resumes_total', { outcome: 'whole', path: 'local' }) === 1 &&
+      metric(mb, 'stopline_resumes_total', { outcome: 'unavailable', path: 'peer' }) === 1 &&
+      metric(mb, 'stopline_detached_streams_total', { end: 'aborted' }) === 1;
+  });
+});
+
 test('Redis stalls (SIGSTOP): timeouts, an open circuit, every fallback; then it comes back', async () => {
   assert.ok(a && b && redis);
   const ra = a;
@@ -186,6 +223,11 @@ test('Redis stalls (SIGSTOP): timeouts, an open circuit, every fallback; then it
     const local = await cancel(ra, { session_id: 'degraded-local', message_id: 'm-degraded-local' });
     assert.deepEqual([local.status, local.json.outcome, local.json.path], [200, 'stopped', 'local']);
     assert.equal((await localOnA.result).complete, true);
+    // A resume needs Redis to find the owner, unless it reaches the owner: there it still works.
+    const resumedElsewhere = await follow(rb, 'resume-1').result;
+    assert.deepEqual([resumedElsewhere.status, resumedElsewhere.headers['retry-after']], [503, '1']);
+    const resumedOnOwner = await follow(ra, 'resume-1').result;
+    assert.deepEqual([resumedOnOwner.status, resumedOnOwner.complete], [200, true]);
     const whileDown = open(rb, 'chunks=5&interval=0', 'while-down');
     assert.equal((await whileDown.result).complete, true, 'streaming goes on without Redis');
     await until('the fallbacks are counted', async () => {
@@ -224,6 +266,7 @@ function concrete(dashboard: Json, expr: string): string {
     .replaceAll('$namespace', namespace)
     .replaceAll('$pod', allOf('pod'))
     .replaceAll('$job', allOf('job'))
+    .replaceAll('$instance', allOf('instance'))
     .replaceAll('$__rate_interval', '1m')
     .replaceAll('$__range', '1h');
   assert.doesNotMatch(out, /\$/, `every variable of ${expr} is substituted`);
