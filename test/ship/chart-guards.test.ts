@@ -39,6 +39,17 @@ describe('values.schema.json', () => {
     assert.match(renderFails({ set: ['auth.cancelAuth=maybe'] }), /at '\/auth\/cancelAuth': value must be one of 'none', 'token', 'forward'/);
     assert.match(renderFails({ set: ['stopline.config.FOO=1'] }), /'FOO' does not match pattern/);
   });
+
+  it('refuses malformed dialect routes and otel settings', () => {
+    assert.match(renderFails({ set: ['stopline.dialectRoutes[0].route=POST /x', 'stopline.dialectRoutes[0].dialect=openai'] }),
+      /at '\/stopline\/dialectRoutes\/0\/dialect': value must be one of 'auto', 'openai-chat'/);
+    assert.match(renderFails({ set: ['stopline.dialectRoutes[0].route=/x', 'stopline.dialectRoutes[0].dialect=sse'] }), /at '\/stopline\/dialectRoutes\/0\/route'/);
+    assert.match(renderFails({ set: ['stopline.dialectRoutes[0].route=POST /x'] }), /at '\/stopline\/dialectRoutes\/0': missing property 'dialect'/);
+    assert.match(renderFails({ set: ['otel.endpoint=otel-collector:4318'] }), /at '\/otel\/endpoint'/);
+    assert.match(renderFails({ set: ['otel.protocol=http'] }), /at '\/otel\/protocol': value must be one of 'http\/protobuf', 'http\/json', 'grpc'/);
+    assert.match(renderFails({ set: ['otel.sampler=sometimes'] }), /at '\/otel\/sampler'/);
+    assert.match(renderFails({ set: ['otel.samplerArg=1.5'] }), /at '\/otel\/samplerArg'/);
+  });
 });
 
 describe('combinations refused at render time', () => {

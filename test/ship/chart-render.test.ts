@@ -14,6 +14,7 @@ const valueSets = [
   'sentinel.yaml',
   'cluster.yaml',
   'existing-secret.yaml',
+  'tracing.yaml',
 ] as const;
 
 const fullname = `${release}-stopline`;
@@ -227,6 +228,37 @@ describe('Redis and secrets', () => {
     assert.ok(Buffer.from(secret.data['cancel-secret'], 'base64').toString().length >= 16);
     const { container } = stoplineContainer(find(objs, 'Deployment').spec.template.spec);
     assert.deepEqual(envOf(container).get('STOPLINE_CANCEL_SECRET')?.valueFrom, { secretKeyRef: { name: fullname, key: 'cancel-secret' } });
+  });
+});
+
+describe('tracing and dialects', () => {
+  it('otel: the OTEL_* variables in the stopline container, resource attributes from the pod, headers from a Secret', () => {
+    const { container } = stoplineContainer(find(objects('tracing.yaml'), 'Deployment').spec.template.spec);
+    const env = envOf(container);
+    assert.equal(env.get('OTEL_EXPORTER_OTLP_ENDPOINT')?.value, 'http://otel-collector.observability.svc.cluster.local:4318');
+    assert.equal(env.get('OTEL_EXPORTER_OTLP_PROTOCOL')?.value, 'http/protobuf');
+    assert.equal(env.get('OTEL_SERVICE_NAME')?.value, fullname);
+    assert.equal(env.get('OTEL_TRACES_SAMPLER')?.value, 'parentbased_traceidratio');
+    assert.equal(env.get('OTEL_TRACES_SAMPLER_ARG')?.value, '0.1');
+    assert.equal(env.get('OTEL_RESOURCE_ATTRIBUTES')?.value,
+      'k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),k8s.container.name=stopline,deployment.environment.name=prod');
+    assert.deepEqual(env.get('OTEL_EXPORTER_OTLP_HEADERS')?.valueFrom, { secretKeyRef: { name: 'otlp-credentials', key: 'otlp-headers' } });
+    // $(POD_NAME) expands only from variables defined before it in the list.
+    const names = (container.env as { name: string }[]).map((e) => e.name);
+    assert.ok(names.indexOf('POD_NAME') < names.indexOf('OTEL_RESOURCE_ATTRIBUTES'));
+    assert.ok(names.indexOf('POD_NAMESPACE') < names.indexOf('OTEL_RESOURCE_ATTRIBUTES'));
+  });
+
+  it('otel off (the default): no OTEL_* variable at all', () => {
+    const { container } = stoplineContainer(find(objects('defaults.yaml'), 'Deployment').spec.template.spec);
+    assert.deepEqual([...envOf(container).keys()].filter((k) => k.startsWith('OTEL_')), []);
+  });
+
+  it('stopline.dialectRoutes: STOPLINE_DIALECT_ROUTES in the order given, none by default', () => {
+    const { container } = stoplineContainer(find(objects('tracing.yaml'), 'Deployment').spec.template.spec);
+    assert.equal(envOf(container).get('STOPLINE_DIALECT_ROUTES')?.value, 'POST /v1/chat/completions=openai-chat,POST /api/*=ollama,*=auto');
+    const defaults = stoplineContainer(find(objects('defaults.yaml'), 'Deployment').spec.template.spec).container;
+    assert.equal(envOf(defaults).has('STOPLINE_DIALECT_ROUTES'), false);
   });
 });
 

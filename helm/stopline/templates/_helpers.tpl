@@ -220,13 +220,52 @@ Checks across values that the JSON schema cannot express. Included by every temp
 {{- if and (not .Values.stopline.upstream) (or (eq (int .Values.app.port) (int .Values.stopline.port)) (eq (int .Values.app.port) (int .Values.stopline.adminPort))) }}
 {{- fail (printf "app.port %d collides with one of stopline's ports (%d, %d): the containers share the pod's network" (int .Values.app.port) (int .Values.stopline.port) (int .Values.stopline.adminPort)) }}
 {{- end }}
-{{- $managed := list "STOPLINE_LISTEN" "STOPLINE_ADMIN_LISTEN" "STOPLINE_UPSTREAM" "STOPLINE_DRAIN_TIMEOUT_S" "STOPLINE_LOG_LEVEL" "STOPLINE_PEERS" "STOPLINE_PEER_SECRET" "STOPLINE_CANCEL_AUTH" "STOPLINE_CANCEL_SECRET" "STOPLINE_REDIS_URL" "STOPLINE_REDIS_SENTINELS" "STOPLINE_REDIS_SENTINEL_NAME" "STOPLINE_REDIS_CLUSTER_NODES" "STOPLINE_REDIS_PASSWORD" "STOPLINE_REDIS_PREFIX" "STOPLINE_REDIS_TLS" }}
+{{- $managed := list "STOPLINE_LISTEN" "STOPLINE_ADMIN_LISTEN" "STOPLINE_UPSTREAM" "STOPLINE_DRAIN_TIMEOUT_S" "STOPLINE_LOG_LEVEL" "STOPLINE_PEERS" "STOPLINE_PEER_SECRET" "STOPLINE_CANCEL_AUTH" "STOPLINE_CANCEL_SECRET" "STOPLINE_REDIS_URL" "STOPLINE_REDIS_SENTINELS" "STOPLINE_REDIS_SENTINEL_NAME" "STOPLINE_REDIS_CLUSTER_NODES" "STOPLINE_REDIS_PASSWORD" "STOPLINE_REDIS_PREFIX" "STOPLINE_REDIS_TLS" "STOPLINE_DIALECT_ROUTES" }}
 {{- range $key, $_ := .Values.stopline.config }}
 {{- if has $key $managed }}
 {{- fail (printf "stopline.config.%s is set by the chart; use the matching chart value instead (see README.md)" $key) }}
 {{- end }}
 {{- end }}
+{{- if .Values.otel.enabled }}
+{{- if not .Values.otel.endpoint }}
+{{- fail "otel.enabled=true needs otel.endpoint, the collector's OTLP address (e.g. http://otel-collector.observability:4318)" }}
+{{- end }}
+{{- $otel := include "stopline.otelKeys" . | fromJsonArray }}
+{{- range $key, $_ := .Values.stopline.config }}
+{{- if has $key $otel }}
+{{- fail (printf "stopline.config.%s is set by otel (otel.enabled=true); set it there, or turn otel off and set every OTEL_* yourself" $key) }}
+{{- end }}
+{{- end }}
+{{- range .Values.stopline.env }}
+{{- if has .name $otel }}
+{{- fail (printf "stopline.env sets %s, which otel sets too (otel.enabled=true); set it there, or turn otel off and set every OTEL_* yourself" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $_ := include "stopline.terminationGracePeriodSeconds" . }}
+{{- end }}
+
+{{/*
+The OTEL_* variables the otel block renders with these values, as a JSON list (the keys stopline.config and
+stopline.env may then not set).
+*/}}
+{{- define "stopline.otelKeys" -}}
+{{- $keys := list "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_EXPORTER_OTLP_PROTOCOL" "OTEL_SERVICE_NAME" "OTEL_TRACES_SAMPLER" "OTEL_RESOURCE_ATTRIBUTES" }}
+{{- if ne (toString .Values.otel.samplerArg) "" }}{{ $keys = append $keys "OTEL_TRACES_SAMPLER_ARG" }}{{ end }}
+{{- if .Values.otel.headers.existingSecret }}{{ $keys = append $keys "OTEL_EXPORTER_OTLP_HEADERS" }}{{ end }}
+{{- toJson $keys }}
+{{- end }}
+
+{{/*
+OTEL_RESOURCE_ATTRIBUTES: where the span came from in Kubernetes (POD_NAMESPACE and POD_NAME are set before it in the
+container's env, so $(...) expands), then otel.resourceAttributes in key order.
+*/}}
+{{- define "stopline.otelResourceAttributes" -}}
+{{- $attrs := list "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.pod.name=$(POD_NAME)" (printf "k8s.container.name=%s" .Values.stopline.name) }}
+{{- range $k, $v := .Values.otel.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $k (toString $v)) }}
+{{- end }}
+{{- join "," $attrs }}
 {{- end }}
 
 {{/*
@@ -348,6 +387,35 @@ stopline.native=false it goes under containers.
     - name: STOPLINE_REDIS_PREFIX
       value: {{ .Values.redis.prefix | quote }}
     {{- end }}
+    {{- with $s.dialectRoutes }}
+    - name: STOPLINE_DIALECT_ROUTES
+      value: {{ include "stopline.dialectRoutes" . | quote }}
+    {{- end }}
+    {{- with .Values.otel }}
+    {{- if .enabled }}
+    - name: OTEL_EXPORTER_OTLP_ENDPOINT
+      value: {{ .endpoint | quote }}
+    - name: OTEL_EXPORTER_OTLP_PROTOCOL
+      value: {{ .protocol | quote }}
+    - name: OTEL_SERVICE_NAME
+      value: {{ default (include "stopline.fullname" $) .serviceName | quote }}
+    - name: OTEL_TRACES_SAMPLER
+      value: {{ .sampler | quote }}
+    {{- if ne (toString .samplerArg) "" }}
+    - name: OTEL_TRACES_SAMPLER_ARG
+      value: {{ toString .samplerArg | quote }}
+    {{- end }}
+    - name: OTEL_RESOURCE_ATTRIBUTES
+      value: {{ include "stopline.otelResourceAttributes" $ | quote }}
+    {{- if .headers.existingSecret }}
+    - name: OTEL_EXPORTER_OTLP_HEADERS
+      valueFrom:
+        secretKeyRef:
+          name: {{ .headers.existingSecret }}
+          key: {{ .headers.secretKey }}
+    {{- end }}
+    {{- end }}
+    {{- end }}
     {{- range $key, $value := $s.config }}
     - name: {{ $key }}
       value: {{ $value | toString | quote }}
@@ -397,6 +465,15 @@ stopline.native=false it goes under containers.
   volumeMounts:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/*
+STOPLINE_DIALECT_ROUTES from stopline.dialectRoutes: "METHOD /path=dialect,..." in the order given.
+*/}}
+{{- define "stopline.dialectRoutes" -}}
+{{- $parts := list }}
+{{- range . }}{{ $parts = append $parts (printf "%s=%s" .route .dialect) }}{{ end }}
+{{- join "," $parts }}
 {{- end }}
 
 {{/*
