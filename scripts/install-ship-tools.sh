@@ -21,7 +21,7 @@
 # Everything lands in $STOPLINE_TOOLS (default: ${XDG_CACHE_HOME:-$HOME/.cache}/stopline-tools), outside the
 # repository, so it is kept between runs and between clones on one machine. Each part carries a stamp naming its
 # version and is skipped when the stamp matches: a second run returns at once. A cold run builds the four Go tools
-# (about four minutes on two cores, see the README); the Go build and module caches make later rebuilds fast.
+# (a few minutes on two cores, see the README); the Go build and module caches make later rebuilds fast.
 #
 # Environment: STOPLINE_TOOLS, GO (the go command), HELM (the helm binary; default: scripts/install-helm.sh),
 # PYTHON (default python3, with the venv module).
