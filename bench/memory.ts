@@ -52,6 +52,8 @@ if (a.help) {
                             image   the image's NODE_OPTIONS (Dockerfile), glibc's default malloc arenas
                             arena2  the same with MALLOC_ARENA_MAX=2
                             v8      no NODE_OPTIONS (V8's default young generation)
+                            semi16  --max-semi-space-size=16 instead of the image's NODE_OPTIONS
+                            semi16arena2  the same with MALLOC_ARENA_MAX=2
   --churn-ms N            churn window per case (10000; quick 4000)
   --after-ms N            quiet time after the churn before reading what stays (10000; quick 4000)
   --answer-chunks N       chunks per churned answer (10)
@@ -90,6 +92,8 @@ const variants: Record<string, Variant> = {
   image: { nodeArgs: P.imageNodeOptions.split(' ').filter(Boolean), env: {} },
   arena2: { nodeArgs: P.imageNodeOptions.split(' ').filter(Boolean), env: { MALLOC_ARENA_MAX: '2' } },
   v8: { nodeArgs: [], env: {} },
+  semi16: { nodeArgs: ['--max-semi-space-size=16'], env: {} },
+  semi16arena2: { nodeArgs: ['--max-semi-space-size=16'], env: { MALLOC_ARENA_MAX: '2' } },
 };
 for (const v of P.variants) if (!(v in variants)) { process.stderr.write(`bench:memory: unknown variant ${v}\n`); process.exit(2); }
 for (const k of P.keepAlive) if (k !== 'on' && k !== 'off') { process.stderr.write(`bench:memory: --keep-alive takes on and/or off, not ${k}\n`); process.exit(2); }
