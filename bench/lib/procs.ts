@@ -283,9 +283,10 @@ export interface StoplineProc {
   stop(): Promise<void>;
 }
 
-export async function startStopline(main: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<StoplineProc> {
+/** `adminPort`: a port chosen beforehand (replicas that name each other in STOPLINE_PEERS); a free one otherwise. */
+export async function startStopline(main: string, env: Record<string, string>, nodeArgs: string[] = [], adminPort?: number): Promise<StoplineProc> {
   const port = await freePort();
-  const adminPort = await freePort();
+  adminPort ??= await freePort();
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OTEL_') && !k.startsWith('STOPLINE_')) clean[k] = v;
   const p = spawn(process.execPath, [...nodeArgs, main], {
