@@ -1,15 +1,17 @@
-// stopline's benchmark: the old designs, nginx and stopline side by side, in one run on one machine.
-//   npm run bench                 the full run (about 7-8 minutes on 2 cores)
-//   npm run bench -- --quick      a smoke run (under a minute)
+// stopline's benchmark: plain relays and stopline's designs side by side, in one run on one machine.
+//   npm run bench                 the full run (about 8-9 minutes on 2 cores)
+//   npm run bench -- --quick      a smoke run (about a minute)
 //   npm run bench -- --help       every parameter
-// Designs: direct to the upstream (the floor), nginx as a plain relay, stopline per-chunk / poll / push (two real
-// replicas each, on one real redis-server). Rounds are interleaved (every workload runs every design in turn, in a
+// Designs: direct to the upstream (the floor); nginx, HAProxy and a Node proxy as plain relays; stopline with a
+// Redis check per chunk (per-chunk: the usual way to make a stream stoppable, which stopline replaces), with the
+// batched poll only (poll), with Pub/Sub + poll (push, the default), and push with resume on (push-resume); two real
+// replicas each, on one real redis-server. Rounds are interleaved (every workload runs every design in turn, in a
 // rotating order), so machine drift hits all alike. Writes bench/results/<stamp>-<full|quick>.json, a Markdown
 // report and a PNG chart; see bench/README.md for what each figure means and how it is measured.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import type { Agent } from 'node:http';
+import { get as httpGet, type Agent } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -57,6 +59,7 @@ const { values: a } = parseArgs({
     'hung-ms': { type: 'string' },
     'hung-rounds': { type: 'string' },
     'hung-cancels': { type: 'string' },
+    resumes: { type: 'string' },
     profile: { type: 'boolean' },
     'no-profile': { type: 'boolean', default: false },
     'no-plot': { type: 'boolean', default: false },
@@ -77,7 +80,8 @@ if (a.help) {
   process.stdout.write(`npm run bench -- [options]
   --quick                 smoke run (1 round, 200 streams, short windows, no profile; about a minute)
   --rounds N              interleaved rounds (3)
-  --designs LIST          direct,nginx,haproxy,node-proxy,per-chunk,poll,push
+  --designs LIST          direct,nginx,haproxy,node-proxy,per-chunk,poll,push,push-resume
+                          (push-resume brings push and direct along: it is compared with them)
   --streams N             concurrent slow streams in the load workload (500; see bench/README.md)
   --rate N                chunks per second per stream (25)
   --ramp-ms N             time over which the streams are opened (2000)
@@ -86,7 +90,7 @@ if (a.help) {
   --cancels N             cross-replica cancels per stopline mode per round, at load (60)
   --cancel-gap-ms N       time between two cancels (25)
   --aborts N              client disconnects per design per round, at load (20)
-  --seed-chunks N --seed-ms N     the seed answer (500 chunks over 2000 ms)
+  --seed-chunks N --seed-ms N     the short answer (500 chunks over 2000 ms)
   --long-chunks N --long-ms N     the long answer (1000 chunks over 4000 ms)
   --seed-reps N           answers of each kind per design per round (1)
   --cost-streams N        streams per batch in the Redis cost workload (40)
@@ -95,6 +99,7 @@ if (a.help) {
   --hung-ms N             Redis-hung window (healthy half, then SIGSTOP half) (8000)
   --hung-rounds N         rounds that run the Redis-hung workload (all)
   --hung-cancels N        cancels sent while Redis is hung (5)
+  --resumes N             resumes per path (owner, other replica) per round in push-resume, at load (300)
   --profile / --no-profile  the profiling pass (node --cpu-prof on push replicas under the load; on in full runs)
   --no-plot               skip the PNG chart
   --nginx PATH            nginx binary (/usr/sbin/nginx)
@@ -123,7 +128,7 @@ const num = (v: string | undefined, full: number, q: number) => (v === undefined
 const P = {
   mode: quick ? 'quick' : 'full',
   rounds: num(a.rounds, 3, 1),
-  designs: (a.designs ?? 'direct,nginx,haproxy,node-proxy,per-chunk,poll,push').split(',').map((s) => s.trim()).filter(Boolean) as DesignName[],
+  designs: (a.designs ?? 'direct,nginx,haproxy,node-proxy,per-chunk,poll,push,push-resume').split(',').map((s) => s.trim()).filter(Boolean) as DesignName[],
   streams: num(a.streams, 500, 200),
   rate: num(a.rate, 25, 25),
   rampMs: num(a['ramp-ms'], 2000, 500),
@@ -143,6 +148,7 @@ const P = {
   hungMs: num(a['hung-ms'], 8000, 2000),
   hungRounds: num(a['hung-rounds'], Number.MAX_SAFE_INTEGER, 1),
   hungCancels: num(a['hung-cancels'], 5, 3),
+  resumes: num(a.resumes, 300, 60),
   scaleLevels: (a.scale ?? (quick ? '100,200' : '1000,10000')).split(',').map(Number).filter((x) => x > 0),
   scaleWindowMs: num(a['scale-window-ms'], 5000, 2000),
   profile: a['no-profile'] === true ? false : (a.profile ?? !quick),
@@ -152,11 +158,13 @@ const P = {
 };
 // The tracing comparison needs push (tracing off) and direct (the floor of "added" latency) beside the traced push.
 if (P.tracing) for (const d of ['push', 'direct'] as const) if (!P.designs.includes(d)) P.designs.unshift(d);
+// So does resume: push-resume is judged against push (resume off) in the same rounds.
+if (P.designs.includes('push-resume')) for (const d of ['push', 'direct'] as const) if (!P.designs.includes(d)) P.designs.unshift(d);
 const outDir = resolve(a.out ?? join(here, 'results'));
-const validDesigns = ['direct', 'nginx', 'haproxy', 'node-proxy', 'per-chunk', 'poll', 'push'];
+const validDesigns = ['direct', 'nginx', 'haproxy', 'node-proxy', 'per-chunk', 'poll', 'push', 'push-resume'];
 for (const d of P.designs) if (!validDesigns.includes(d)) { process.stderr.write(`bench: unknown design ${d}\n`); process.exit(2); }
 
-type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push' | 'push-traced';
+type DesignName = 'direct' | 'nginx' | 'haproxy' | 'node-proxy' | 'per-chunk' | 'poll' | 'push' | 'push-resume' | 'push-traced';
 interface Design {
   readonly name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)';
   readonly kind: 'direct' | 'relay' | 'stopline';
@@ -183,6 +191,8 @@ let rc: Redis | null = null;
 let otlp: OtlpSink | null = null;
 const replicas: StoplineProc[] = [];
 const aborts = new Map<string, { at: number; produced: number }>();
+/** What push-resume adds to push: resume on the route the bench streams on. */
+const resumeEnv = { STOPLINE_RESUME_ROUTES: 'POST /stream', STOPLINE_RESUME_DETACH_MS: '0' };
 
 async function cleanup(): Promise<void> {
   recorder.sink = null;
@@ -225,17 +235,26 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
   return false;
 }
 
-async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => [], redisUrl = redis!.url, env: Record<string, string> = {}): Promise<Design> {
+/**
+ * Two replicas of one stopline design. `peers`: they name each other's admin ports in STOPLINE_PEERS (with a
+ * secret of this run), the path a resume through the replica that does not own the stream takes to the owner.
+ */
+async function stoplineDesign(name: DesignName | 'push (profiled)' | 'push (memory)' | 'push (scale)', mode: string, main: string, nodeArgs: (side: string) => string[] = () => [], redisUrl = redis!.url, env: Record<string, string> = {}, peers = false): Promise<Design> {
   const tag = name === 'push (profiled)' ? 'push-prof' : name === 'push (memory)' ? 'push-mem' : name === 'push (scale)' ? 'push-scale' : name;
   const prefix = `bench:${tag}:`;
-  const reps = await Promise.all(['a', 'b'].map((side) => startStopline(main, {
+  const admin = peers ? [await freePort(), await freePort()] : [];
+  const peerEnv: Record<string, string> = peers
+    ? { STOPLINE_PEERS: admin.map((p) => `127.0.0.1:${p}`).join(','), STOPLINE_PEER_SECRET: randomBytes(24).toString('hex') }
+    : {};
+  const reps = await Promise.all(['a', 'b'].map((side, i) => startStopline(main, {
     STOPLINE_UPSTREAM: upstream!.url,
     STOPLINE_REDIS_URL: redisUrl,
     STOPLINE_CANCEL_MODE: mode,
     STOPLINE_NODE_ID: `bench-${tag}-${side}`,
     STOPLINE_REDIS_PREFIX: prefix,
+    ...peerEnv,
     ...env,
-  }, nodeArgs(side))));
+  }, nodeArgs(side), admin[i])));
   replicas.push(...reps);
   await waitUntil(`${name} replicas ready`, async () => {
     for (const r of reps) {
@@ -457,7 +476,8 @@ interface LoadRow {
   rss_before_kib: number | null; rss_during_kib: number | null; rss_per_stream_kib: number | null;
   /** stopline only, from its own /metrics (prom-client's Node metrics): growth per live stream, before → during. */
   heap_per_stream_kib: null | { heap_used: number; heap_total: number; external: number; rss_metric: number };
-  redis: null | { all_commands_per_replica_s: number; script_calls_per_replica_s: number; by_command_per_replica_s: Record<string, number>; stopline_calls_per_replica_s: Record<string, number>; stopline_errors: number };
+  /** stopline_calls_per_live_stream: every Redis call the design's replicas made in the window (their own count), over the live streams. */
+  redis: null | { all_commands_per_replica_s: number; script_calls_per_replica_s: number; by_command_per_replica_s: Record<string, number>; stopline_calls_per_replica_s: Record<string, number>; stopline_calls_per_live_stream: number | null; stopline_errors: number };
   loadavg: number[];
 }
 interface CancelRow { id: string; status: number; outcome: string; path: string; api_ms: number | null; answer_ms: number; client_ms: number | null; terminal_ms: number | null; terminal: boolean; upstream_ms: number | null; tokens_after: number | null }
@@ -479,7 +499,7 @@ async function calibrateHops(d: Design): Promise<Hops> {
   return { http_404_ms: summarize(http), redis_ping_ms: summarize(ping) };
 }
 
-async function runLoad(d: Design, rnd: number, withStop: boolean, samplesOut: Map<string, Samples>, afterWindow?: (liveStreams: number) => Promise<void>): Promise<{ load: LoadRow; stop: StopRow; window: { from: number; to: number } }> {
+async function runLoad(d: Design, rnd: number, withStop: boolean, samplesOut: Map<string, Samples>, afterWindow?: (liveStreams: number) => Promise<void>): Promise<{ load: LoadRow; stop: StopRow; resume: ResumeRow | null; window: { from: number; to: number } }> {
   const tag = `L${rnd}-${d.name.replace(/\W/g, '')}`;
   const ivUs = Math.round(1e6 / P.rate);
   const pids = d.pids();
@@ -541,6 +561,7 @@ async function runLoad(d: Design, rnd: number, withStop: boolean, samplesOut: Ma
       script_calls_per_replica_s: per(scripts),
       by_command_per_replica_s: Object.fromEntries(Object.entries(delta).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, per(v)])),
       stopline_calls_per_replica_s: Object.fromEntries(Object.entries(calls).filter(([, v]) => v > 0).map(([k, v]) => [k, per(v)])),
+      stopline_calls_per_live_stream: liveNow === 0 ? null : round(Object.values(calls).reduce((x, v) => x + v, 0) / liveNow),
       stopline_errors: errors,
     };
   }
@@ -569,13 +590,15 @@ async function runLoad(d: Design, rnd: number, withStop: boolean, samplesOut: Ma
 
   const stop: StopRow = { round: rnd, design: d.name, cancels: [], aborts: [], hops: null };
   if (afterWindow !== undefined) await afterWindow(liveNow);
+  // Resumes come after the window (they are not part of its CPU or delay) and before the cancels (all streams live).
+  const resume = withStop && d.name === 'push-resume' ? await runResumes(d, streams, rnd) : null;
   if (withStop && d.kind === 'stopline') {
     stop.hops = await calibrateHops(d);
     stop.cancels = await runCancels(d, streams);
   }
   stop.aborts = await runAborts(streams);
   await teardown(d, streams);
-  return { load, stop, window: { from: w0, to: w1 } };
+  return { load, stop, resume, window: { from: w0, to: w1 } };
 }
 
 /** Pre-opens keep-alive connections to each replica's data port, so no cancel pays for a TCP handshake. */
@@ -638,6 +661,118 @@ async function runAborts(streams: BenchStream[]): Promise<{ id: string; upstream
   }
   await waitUntil('upstream aborts of the disconnected streams', () => picked.every((s) => aborts.has(s.id)), 3_000, 50);
   return picked.map((s) => { const ab = aborts.get(s.id); return { id: s.id, upstream_ms: ab === undefined ? null : round3(ms(ab.at - s.destroyedAt)) }; });
+}
+
+// ---- push-resume: resuming a live stream, through its owner and through the other replica ----
+
+type ResumePathName = 'owner' | 'other';
+interface ResumeTry {
+  path: ResumePathName;
+  status: number;
+  /** Request started (a new connection, as a reconnecting client makes) → response headers / first body byte. */
+  headers_ms: number | null;
+  first_byte_ms: number | null;
+  /** The first bytes are the upstream's first event: the replay starts at offset 0, as asked. */
+  from_start: boolean;
+  error: string;
+}
+interface ResumeRow { round: number; design: string; streams_live: number; tries: ResumeTry[]; duration_s: number; stopline_redis_calls: Record<string, number> }
+
+/**
+ * `--resumes` resumes per path from offset 0 (`GET /stopline/v1/streams/{session}/{message}`), one at a time, while
+ * the load's streams run: for each of `--resumes` live streams, one through its owner and one through the other
+ * replica (which finds the owner in Redis and follows the stream from it over the peers path), in an order that
+ * alternates. Each is closed at its first body byte. stopline's own count of its Redis calls over the pass says
+ * what the resumes cost in Redis (the batched poll runs beside them, once per replica per second).
+ */
+async function runResumes(d: Design, streams: BenchStream[], rnd: number): Promise<ResumeRow> {
+  const candidates = live(streams);
+  const m0 = await scrape(d);
+  const started = performance.now();
+  const tries: ResumeTry[] = [];
+  for (let j = 0; j < P.resumes && candidates.length > 0; j++) {
+    const s = candidates[Math.floor((j * candidates.length) / P.resumes) % candidates.length]!;
+    const owner = s.base;
+    const other = d.urls[(d.urls.indexOf(owner) + 1) % d.urls.length]!;
+    const order: ResumePathName[] = j % 2 === 0 ? ['owner', 'other'] : ['other', 'owner'];
+    for (const path of order) tries.push(await resumeOnce(path === 'owner' ? owner : other, s, path));
+  }
+  const durationS = (performance.now() - started) / 1000;
+  const m1 = await scrape(d);
+  const calls: Record<string, number> = {};
+  for (let i = 0; i < m1.length; i++) {
+    const c0 = metricBy(m0[i] ?? '', 'stopline_redis_command_duration_seconds_count', 'command');
+    for (const [k, v] of Object.entries(metricBy(m1[i] ?? '', 'stopline_redis_command_duration_seconds_count', 'command'))) calls[k] = (calls[k] ?? 0) + v - (c0[k] ?? 0);
+  }
+  const row: ResumeRow = { round: rnd, design: d.name, streams_live: candidates.length, tries, duration_s: round3(durationS), stopline_redis_calls: Object.fromEntries(Object.entries(calls).filter(([, v]) => v > 0)) };
+  const fb = (p: ResumePathName) => summarize(tries.filter((t) => t.path === p && t.first_byte_ms !== null).map((t) => t.first_byte_ms!));
+  const o = fb('owner');
+  const x = fb('other');
+  log(`resume ${d.name.padEnd(15)}: ${tries.length} resumes, first replayed byte through the owner p50 ${o.p50} ms p99 ${o.p99} ms, through the other replica p50 ${x.p50} ms p99 ${x.p99} ms; statuses ${JSON.stringify(countBy(tries.map((t) => `${t.path} ${t.status || t.error}`)))}`);
+  return row;
+}
+
+/** One resume from offset 0 on a new connection, closed at its first body byte (bounded: 5 s). */
+function resumeOnce(base: string, s: BenchStream, path: ResumePathName): Promise<ResumeTry> {
+  return new Promise((resolve) => {
+    const out: ResumeTry = { path, status: 0, headers_ms: null, first_byte_ms: null, from_start: false, error: '' };
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(() => { out.error ||= 'no first byte within 5 s'; done(); }, 5_000);
+    const t0 = nowUs();
+    const req = httpGet(`${base}/stopline/v1/streams/${encodeURIComponent(s.session)}/${encodeURIComponent(s.id)}?offset=0`, { agent: false }, (res) => {
+      out.headers_ms = round3(ms(nowUs() - t0));
+      out.status = res.statusCode ?? 0;
+      let body = '';
+      res.on('data', (b: Buffer) => {
+        if (out.status !== 200) { body += b.toString('utf8'); return; }
+        out.first_byte_ms = round3(ms(nowUs() - t0));
+        out.from_start = b.toString('latin1').startsWith('data: {"i":0,');
+        done();
+      });
+      res.on('end', () => { if (out.status !== 200) out.error ||= body.slice(0, 160); done(); });
+      res.on('error', (e) => { out.error ||= e.message; done(); });
+    });
+    req.setNoDelay(true);
+    req.on('error', (e) => { out.error ||= e.message; done(); });
+  });
+}
+
+function summarizeResumes(rows: ResumeRow[]): Record<string, unknown> {
+  if (rows.length === 0) return {};
+  const tries = rows.flatMap((r) => r.tries);
+  const side = (p: ResumePathName) => {
+    const mine = tries.filter((t) => t.path === p);
+    const ok = mine.filter((t) => t.status === 200 && t.first_byte_ms !== null);
+    return {
+      resumes: mine.length,
+      statuses: countBy(mine.map((t) => (t.status === 0 ? t.error || 'no answer' : String(t.status)))),
+      replayed_from_start: ok.filter((t) => t.from_start).length,
+      first_byte_ms: summarize(ok.map((t) => t.first_byte_ms!)),
+      headers_ms: summarize(ok.map((t) => t.headers_ms!)),
+      first_byte_p50_ms_each_round: rows.map((r) => summarize(r.tries.filter((t) => t.path === p && t.first_byte_ms !== null).map((t) => t.first_byte_ms!)).p50),
+    };
+  };
+  const calls: Record<string, number> = {};
+  for (const r of rows) for (const [k, v] of Object.entries(r.stopline_redis_calls)) calls[k] = (calls[k] ?? 0) + v;
+  const other = tries.filter((t) => t.path === 'other').length;
+  return {
+    'push-resume': {
+      rounds: rows.length,
+      owner: side('owner'),
+      other: side('other'),
+      duration_s: rows.reduce((x, r) => x + r.duration_s, 0),
+      stopline_redis_calls: calls,
+      /** Redis lookups (the store's `get`) per resume through the other replica; a resume through the owner makes none. */
+      lookups_per_other_resume: other === 0 ? null : round((calls.get ?? 0) / other),
+    },
+  };
 }
 
 function countBy(xs: string[]): Record<string, number> {
@@ -801,6 +936,12 @@ async function main(): Promise<void> {
       relays.push(n);
       machineInfo[name] = n.version;
       designs.push({ name, kind: 'relay', urls: [n.url], replicas: [], prefix: '', pids: () => n.pids(), agent: keepAliveAgent() });
+    } else if (name === 'push-resume') {
+      // push with resume on for the bench's stream route, the default byte bounds, and the peers path (a resume
+      // through the replica that does not own the stream is served from the owner over it). Detach is off: a client
+      // that goes away aborts at once, as with resume off, so the disconnects of the workloads and their teardown
+      // behave alike in both designs (a detach window costs nothing per chunk; it only keeps a generation alive).
+      designs.push(await stoplineDesign(name, 'push', mainJs, () => pushArgs, redis.url, resumeEnv, true));
     } else {
       designs.push(await stoplineDesign(name, name, mainJs, () => (name === 'push' ? pushArgs : P.nodeArgs)));
     }
@@ -821,6 +962,7 @@ async function main(): Promise<void> {
   const stop: StopRow[] = [];
   const cost: CostRow[] = [];
   const hung: HungRow[] = [];
+  const resumes: ResumeRow[] = [];
   const pooled = new Map<string, Samples>();
   const push = designs.find((d) => d.name === 'push');
   for (let r = 0; r < P.rounds; r++) {
@@ -831,6 +973,7 @@ async function main(): Promise<void> {
       const x = await runLoad(d, r, true, pooled);
       load.push(x.load);
       stop.push(x.stop);
+      if (x.resume !== null) resumes.push(x.resume);
     }
     for (const d of order) if (d.kind === 'stopline') cost.push(...await runCost(d, r, shas));
     if (push !== undefined && r < P.hungRounds) hung.push(await runHung(push, r));
@@ -890,6 +1033,7 @@ async function main(): Promise<void> {
   // ---- summaries ----
   machineInfo.loadavg_at_end = loadavg().map((v) => Math.round(v * 100) / 100);
   const summary = summarizeAll(designs.map((d) => d.name), seed, load, stop, cost, hung, pooled);
+  summary.resume = summarizeResumes(resumes);
   const finishedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const base = `${stamp}-${P.mode}`;
@@ -908,7 +1052,7 @@ async function main(): Promise<void> {
     scale,
     tracing: receiver === null ? null : tracingComparison(summary, receiver),
     profile: profile === null ? null : { load: profileLoad, retained_heap_per_stream_kib: retainedHeap, ...profile },
-    raw: { seed, load, stop, cost, hung },
+    raw: { seed, load, stop, cost, hung, resume: resumes },
     files: { json: `${base}.json`, markdown: `${base}.md`, chart: `${base}.png` },
   };
   result.targets = evaluateTargets(result);
@@ -1003,6 +1147,7 @@ function summarizeAll(names: string[], seed: SeedRow[], load: LoadRow[], stop: S
         all_commands_per_replica_s_median: roundN(median(rows.map((l) => l.redis!.all_commands_per_replica_s))),
         script_calls_per_replica_s_median: roundN(median(rows.map((l) => l.redis!.script_calls_per_replica_s))),
         stopline_calls_per_replica_s: rows[rows.length - 1]!.redis!.stopline_calls_per_replica_s,
+        stopline_calls_per_live_stream_median: roundN(median(rows.map((l) => l.redis!.stopline_calls_per_live_stream ?? NaN).filter(Number.isFinite))),
         stopline_errors_total: rows.reduce((x, l) => x + (l.redis?.stopline_errors ?? 0), 0),
       },
     };

@@ -41,6 +41,9 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** How long a starting replica waits for Redis and its first safety poll before it listens anyway. */
+const firstPollBoundMs = 1_000;
+
 export function createApp(config: Config, log: Logger = createLogger(config.logLevel, { node: config.nodeId })): App {
   const metrics = createMetrics(version);
   const keys = createKeys(config.prefix);
@@ -102,6 +105,10 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
       redis?.start();
       listener?.start();
       coordinator.start();
+      // Listening only once the heartbeat is written (or Redis has had its chance): another replica takes a stream
+      // as live only while its owner's heartbeat is there, so a cancel for a stream started in this replica's first
+      // moments would otherwise answer `pending`. Redis unreachable: listen anyway after the bound (fail open).
+      if (!await coordinator.firstPoll(firstPollBoundMs)) log.warn('starting before the first safety poll succeeded', { boundMs: firstPollBoundMs });
       const port = await listen(server, config.listen.host, config.listen.port);
       const adminPort = await listen(admin, config.adminListen.host, config.adminListen.port);
       log.info('stopline listening', { port, adminPort, upstream: config.upstream.origin, mode: config.cancelMode, redis: config.redis.mode });

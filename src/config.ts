@@ -315,6 +315,17 @@ export function loadConfig(env: Env): Config {
     preserveHost: preserveHostRaw !== 'false',
     resume,
   };
+  // The poll is what keeps a replica's Redis state alive (cancel/poll.ts, owner.ts): each tick writes again the
+  // registrations older than half the TTL, and a tick more than a quarter of the TTL after the last good one writes
+  // every live stream again. At most an eighth leaves room for a late tick before that; longer, every tick writes
+  // every stream again (above a quarter), registrations expire between two refreshes (above a half), and the inbox
+  // and the state marker expire between two polls (above the TTL): cancels of this replica's streams are lost.
+  const given = (name: string) => !problems.some((p) => p.startsWith(`Invalid ${name}=`));
+  if (given('STOPLINE_POLL_INTERVAL_MS') && given('STOPLINE_STREAM_TTL_S') && config.pollIntervalMs * 8 > config.streamTtlS * 1000) {
+    problems.push(`Invalid STOPLINE_POLL_INTERVAL_MS="${config.pollIntervalMs}" with STOPLINE_STREAM_TTL_S="${config.streamTtlS}": ` +
+      `expected a poll interval of at most an eighth of the stream TTL (at most ${Math.floor(config.streamTtlS * 1000 / 8)} ms with this TTL, ` +
+      `or a TTL of at least ${Math.ceil(config.pollIntervalMs * 8 / 1000)} s with this interval), so that every poll comes before registrations and cancels expire`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }

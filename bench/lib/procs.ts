@@ -283,9 +283,10 @@ export interface StoplineProc {
   stop(): Promise<void>;
 }
 
-export async function startStopline(main: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<StoplineProc> {
+/** `adminPort`: a port chosen beforehand (replicas that name each other in STOPLINE_PEERS); a free one otherwise. */
+export async function startStopline(main: string, env: Record<string, string>, nodeArgs: string[] = [], adminPort?: number): Promise<StoplineProc> {
   const port = await freePort();
-  const adminPort = await freePort();
+  adminPort ??= await freePort();
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OTEL_') && !k.startsWith('STOPLINE_')) clean[k] = v;
   const p = spawn(process.execPath, [...nodeArgs, main], {
@@ -355,20 +356,90 @@ export function machine(): Record<string, unknown> {
 
 // ---- the inspector of a replica started with --inspect=127.0.0.1:<port> ----
 
-/** Runs a full garbage collection in a process through its inspector (Chrome DevTools Protocol). */
-export async function collectGarbage(inspectPort: number): Promise<void> {
+/** One Chrome DevTools Protocol call to a process started with --inspect=127.0.0.1:<port>; resolves with its result. */
+export async function inspectorCall(inspectPort: number, method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   const url = list[0]?.webSocketDebuggerUrl;
   if (url === undefined) throw new Error('no inspector target');
   const ws = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('inspector: no answer')), 10_000);
-    ws.onerror = () => { clearTimeout(timer); reject(new Error('inspector: connection failed')); };
-    ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
-    ws.onmessage = (e: MessageEvent) => {
-      const m = JSON.parse(String(e.data)) as { id?: number };
-      if (m.id === 1) { clearTimeout(timer); resolve(); }
-    };
-  });
-  ws.close();
+  try {
+    return await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method}`)), 10_000);
+      ws.onerror = () => { clearTimeout(timer); reject(new Error('inspector: connection failed')); };
+      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method, params }));
+      ws.onmessage = (e: MessageEvent) => {
+        const m = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
+        if (m.id !== 1) return;
+        clearTimeout(timer);
+        if (m.error !== undefined) reject(new Error(`inspector: ${m.error.message}`));
+        else resolve(m.result ?? {});
+      };
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+/** Runs a full garbage collection in a process through its inspector (Chrome DevTools Protocol). */
+export async function collectGarbage(inspectPort: number): Promise<void> {
+  await inspectorCall(inspectPort, 'HeapProfiler.collectGarbage');
+}
+
+/** process.memoryUsage() of a process, read through its inspector (bytes). */
+export async function memoryUsage(inspectPort: number): Promise<NodeJS.MemoryUsage> {
+  const r = await inspectorCall(inspectPort, 'Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+  return JSON.parse(String((r.result as { value?: unknown } | undefined)?.value)) as NodeJS.MemoryUsage;
+}
+
+/** What /proc/<pid>/status says about a process's memory (KiB) and threads; zeros if it is gone. */
+export function memStatus(pid: number): { rss: number; anon: number; file: number; threads: number } {
+  try {
+    const t = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const f = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? 0);
+    return { rss: f('VmRSS'), anon: f('RssAnon'), file: f('RssFile') + f('RssShmem'), threads: f('Threads') };
+  } catch {
+    return { rss: 0, anon: 0, file: 0, threads: 0 };
+  }
+}
+
+/** Open sockets of a process (its /proc/<pid>/fd entries that are sockets). */
+export function socketCount(pid: number): number {
+  let n = 0;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try { if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++; } catch { /* closed meanwhile */ }
+    }
+  } catch { /* gone */ }
+  return n;
+}
+
+/**
+ * Anonymous resident memory by where glibc and the threads put it (KiB), from /proc/<pid>/smaps: `brk` is the main
+ * malloc arena (the `[heap]` mapping), `arenas` the other threads' malloc arenas (64 MiB-aligned reservations of
+ * 64 MiB, the part in use read-write, the rest inaccessible), `other` every other anonymous mapping (V8's heap
+ * pages, thread stacks, large malloc blocks mapped on their own).
+ */
+export function anonByKind(pid: number): { brk: number; arenas: number; other: number } {
+  const out = { brk: 0, arenas: 0, other: 0 };
+  let text = '';
+  try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { return out; }
+  const maps: { start: bigint; end: bigint; perms: string; name: string; rss: number }[] = [];
+  for (const line of text.split('\n')) {
+    const h = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (h) { maps.push({ start: BigInt(`0x${h[1]}`), end: BigInt(`0x${h[2]}`), perms: h[3]!, name: h[4]!.trim(), rss: 0 }); continue; }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r && maps.length > 0) maps[maps.length - 1]!.rss = Number(r[1]);
+  }
+  const arena = 64n << 20n;
+  for (let i = 0; i < maps.length; i++) {
+    const m = maps[i]!;
+    if (m.name === '[heap]') { out.brk += m.rss; continue; }
+    if (m.name !== '' || !m.perms.startsWith('rw')) continue;
+    const next = maps[i + 1];
+    const reservedTo = next !== undefined && next.start === m.end && next.name === '' && next.perms.startsWith('---') ? next.end : m.end;
+    const isArena = m.start % arena === 0n && reservedTo - m.start === arena;
+    if (isArena) out.arenas += m.rss;
+    else out.other += m.rss;
+  }
+  return out;
 }

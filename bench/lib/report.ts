@@ -1,4 +1,4 @@
-// The targets of the benchmark issue, judged against a run, and the Markdown report of the run.
+// The benchmark's targets (bench/README.md, "The targets"), judged against a run, and the Markdown report of the run.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
 // The result object written by bench.ts (see bench/README.md for its fields); read loosely here.
@@ -225,10 +225,82 @@ export function evaluateTargets(r: Result): TargetRow[] {
       });
     } else rows.push({ target: 'inter-chunk latency p99 with Redis hung', goal: 'within 10% of Redis healthy', value: 'n/a', verdict: 'not measured', note: '' });
   }
+  rows.push(...resumeTargets(r));
+  return rows;
+}
+
+/** Per-stream commands a stream itself sends (register, finish, ...), apart from the per-replica poll and pings shared out over the streams. */
+const perReplica = (cmd: string) => /^(evalsha poll|ping$)/.test(cmd);
+
+/** Resume on against off: only in runs that had push-resume beside push. */
+export function resumeTargets(r: Result): TargetRow[] {
+  const S = r.summary;
+  if (S.load?.['push-resume'] === undefined) return [];
+  const rows: TargetRow[] = [];
+  const streams = (r.params.streams as number).toLocaleString('en-US');
+  // Relay CPU per chunk.
+  {
+    const on = S.load['push-resume']?.relay_cpu_ms_per_1k_chunks;
+    const off = S.load.push?.relay_cpu_ms_per_1k_chunks;
+    const target = `relay CPU per chunk, resume on against off, ${streams} live streams`;
+    if (typeof on === 'number' && typeof off === 'number' && off > 0) {
+      const ratio = on / off;
+      const load = (r.raw?.load ?? []) as any[];
+      const each = load.filter((l) => l.design === 'push-resume').map((l) => {
+        const o = load.find((x) => x.design === 'push' && x.round === l.round);
+        return o && o.relay_cpu_ms_per_1k_chunks > 0 ? l.relay_cpu_ms_per_1k_chunks / o.relay_cpu_ms_per_1k_chunks : null;
+      });
+      rows.push({
+        target, goal: '≤ 1.2×',
+        value: `${f(ratio, '×')} (push-resume ${f(on, ' ms')} vs push ${f(off, ' ms')} CPU per 1,000 chunks, all rounds summed; per round ${each.map((x) => f(x, '×')).join(', ')})`,
+        verdict: ratio <= 1.2 ? 'met' : 'missed',
+        note: `Both stopline replicas' CPU (/proc utime + stime) over the load window, per 1,000 chunks the client received; the two designs run in the same rounds, one after the other. Nobody resumes during the window: this is what keeping each stream's output for a resume costs the relay.${ratio <= 1.2 ? '' : ` Missed: resume adds more than a fifth to the relay's CPU per chunk. ${loadContext(r)}`}`,
+      });
+    } else rows.push({ target, goal: '≤ 1.2×', value: 'n/a', verdict: 'not measured', note: '' });
+  }
+  // Redis round trips per stream when nobody resumes.
+  {
+    const on = S.cost?.['push-resume'];
+    const off = S.cost?.push;
+    const target = 'Redis round trips per stream, resume on against off';
+    const goal = 'unchanged when nobody resumes';
+    const ks = Object.keys(on ?? {}).filter((k) => off?.[k] !== undefined);
+    if (ks.length > 0) {
+      // What each stream sends itself must be the same; the per-replica poll and pings, shared out over the streams
+      // of a batch, move with timing (a poll more or less in a batch's lifetime), so the totals may differ by a little.
+      const own = (c: any) => Object.fromEntries(Object.entries(c.round_trips_by_command as Record<string, number>).filter(([k]) => !perReplica(k)));
+      const same = ks.every((k) => {
+        const a = own(on[k]);
+        const b = own(off[k]);
+        const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+        return [...keys].every((c) => Math.abs((a[c] ?? 0) - (b[c] ?? 0)) <= 0.05) && Math.abs(on[k].round_trips_per_stream - off[k].round_trips_per_stream) <= 0.25;
+      });
+      const win = (n: string) => S.load?.[n]?.redis?.stopline_calls_per_live_stream_median;
+      rows.push({
+        target, goal,
+        value: `${ks.map((k) => `${f(on[k].round_trips_per_stream)} vs ${f(off[k].round_trips_per_stream)} at ${k} chunks`).join(', ')} (push-resume vs push, commands sent per stream); in the load window, stopline's own Redis calls per live stream ${f(win('push-resume'))} vs ${f(win('push'))}`,
+        verdict: same ? 'met' : 'missed',
+        note: `Counted as in "Redis cost" (SLOWLOG at threshold 0, each command attributed to the replica that sent it), per stream over its whole life; judged met when the commands each stream sends itself (${ks.map((k) => Object.entries(own(on[k])).map(([c, v]) => `${c} ${f(v)}`).join(', ')).filter((x, i, xs) => xs.indexOf(x) === i).join('; ') || 'none'} with resume on) are the same in both designs and the totals are within 0.25 (the per-replica poll, shared out over a batch's streams, moves with timing). The load window's figure is every Redis call the design's two replicas made in it (their own stopline_redis_command_duration_seconds count) over the live streams: the poll's share, nothing per chunk (streams whose start fell late, in the window, add their registration to it: see "Stream start" under "Load").${same ? '' : ' Missed: resume on sends commands per stream that resume off does not.'}`,
+      });
+    } else rows.push({ target, goal, value: 'n/a', verdict: 'not measured', note: '' });
+  }
   return rows;
 }
 
 // ---- Markdown ----
+
+/** What each design is, in the words of a reader who has not seen the code. */
+export const designWords: Record<string, string> = {
+  direct: 'the client talks to the upstream itself, no relay: the floor every other design is measured against',
+  nginx: 'nginx as a plain relay (`proxy_buffering off`, keep-alive to the upstream): it cannot stop a stream',
+  haproxy: 'HAProxy as a plain relay: what many ingress set-ups run',
+  'node-proxy': 'a Node reverse proxy on `http-proxy`: what teams write themselves in Node',
+  'per-chunk': 'stopline checking Redis for a stop flag before every chunk (`STOPLINE_CANCEL_MODE=per-chunk`): the usual way to make a stream stoppable, the one stopline replaces',
+  poll: 'stopline with only its batched poll (`STOPLINE_CANCEL_MODE=poll`): one Redis read per replica per interval',
+  push: "stopline's default (`STOPLINE_CANCEL_MODE=push`): a cancel wakes the owner over Redis Pub/Sub, the batched poll catches a lost message",
+  'push-resume': 'push with resume on for the stream route (`STOPLINE_RESUME_ROUTES`, default byte bounds, the peers path between the replicas): a client can come back on either replica',
+  'push-traced': 'push with every stream traced (sampler ratio 1, OTLP/HTTP to a receiver on loopback)',
+};
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 function table(head: string[], rows: (string | number | null)[][]): string {
@@ -244,7 +316,11 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   const out: string[] = [];
   out.push(`# stopline benchmark: ${r.mode} run of ${r.started_at.slice(0, 10)}`);
   out.push('');
-  out.push(`The old designs, nginx and stopline side by side, in one run on one machine: direct to the upstream (the floor), nginx as a plain relay, and stopline in its three cancel modes (\`per-chunk\`, the old design; \`poll\`; \`push\`, the default), two replicas each on one redis-server. ${P.rounds} interleaved round(s), ${Math.round(r.duration_s / 60 * 10) / 10} min. How each figure is measured: [bench/README.md](../README.md). Raw numbers: [\`${r.files.json}\`](${r.files.json}).`);
+  out.push(`The same workloads through each design, in one run on one machine, ${P.rounds} interleaved round(s), ${Math.round(r.duration_s / 60 * 10) / 10} min. The designs of this run:`);
+  out.push('');
+  for (const n of names) out.push(`- \`${n}\`: ${designWords[n] ?? n}`);
+  out.push('');
+  out.push(`Each stopline design runs as two replicas on one redis-server. How each figure is measured: [bench/README.md](../README.md). Raw numbers: [\`${r.files.json}\`](${r.files.json}).`);
   out.push('');
   out.push('## Machine');
   out.push('');
@@ -260,14 +336,19 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   out.push('');
   for (const t of r.targets as TargetRow[]) if (t.note) out.push(`- **${t.target}** (${t.verdict}): ${t.note}`);
   out.push('');
+  const R = S.resume?.['push-resume'];
+  if (R) {
+    out.push(`Resume (no goal set; see section 6): time to the first replayed byte of a live stream resumed from offset 0, at ${P.streams.toLocaleString('en-US')} live streams, through its owner p50 ${f(R.owner.first_byte_ms.p50, ' ms')} / p99 ${f(R.owner.first_byte_ms.p99, ' ms')}, through the other replica p50 ${f(R.other.first_byte_ms.p50, ' ms')} / p99 ${f(R.other.first_byte_ms.p99, ' ms')} (${R.owner.resumes} and ${R.other.resumes} resumes).`);
+    out.push('');
+  }
   if (chart) { out.push(`![benchmark chart](${chart})`); out.push(''); }
 
   // Seed.
-  out.push(`## 1. Seed scenario: one answer at a time`);
+  out.push(`## 1. One answer at a time`);
   out.push('');
   out.push(`A ${P.seedChunks}-chunk answer streamed over ${P.seedMs} ms and a ${P.longChunks}-chunk answer over ${P.longMs} ms, one at a time, no other load. End-to-end (e2e) = request sent → response ended, at the client. Path = the part of it that is not the upstream's own pacing: (first event's upstream timestamp − request sent) + (response ended − last event's upstream timestamp). Added = design − direct in the same round, on the path (median over rounds); % is of direct's e2e. Raw e2e diff = the same on the whole e2e, which also carries the upstream's timer jitter.`);
   out.push('');
-  out.push(table(['design', `${P.seedChunks} chunks: e2e`, 'path', 'added', 'added %', 'raw e2e diff', `${P.longChunks} chunks: e2e`, 'path', 'added', 'added %', 'raw e2e diff', 'per-event delay p50 / p99 (seed answer)'], names.map((n) => {
+  out.push(table(['design', `${P.seedChunks} chunks: e2e`, 'path', 'added', 'added %', 'raw e2e diff', `${P.longChunks} chunks: e2e`, 'path', 'added', 'added %', 'raw e2e diff', `per-event delay p50 / p99 (${P.seedChunks}-chunk answer)`], names.map((n) => {
     const s = S.seed[n] ?? {};
     const d = n === 'direct';
     return [n, f(s.seed?.e2e_ms_median, ' ms'), f(s.seed?.path_ms_median, ' ms'), d ? '—' : f(s.seed?.added_ms_median, ' ms'), d ? '—' : f(s.seed?.added_pct_median, '%'), d ? '—' : f(s.seed?.added_e2e_ms_median, ' ms'),
@@ -279,7 +360,7 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   // Load.
   out.push(`## 2. Load: ${P.streams.toLocaleString('en-US')} concurrent streams at ${P.rate} chunks/s`);
   out.push('');
-  out.push(`Offered ${(P.streams * P.rate).toLocaleString('en-US')} chunks/s, opened over ${P.rampMs} ms, measured over ${P.measureMs} ms per round. Per-event delay = client read time − the upstream's write time stamped in the event (CLOCK_MONOTONIC); pooled over rounds, and per round (ms, in round order) with the median over rounds of the paired difference against direct in the same round (what the targets use: one round hit by a burst of other work on the machine does not decide them). Relay CPU from /proc (utime + stime) of the relay's processes (both replicas; nginx master + workers). RSS per stream = (VmRSS during − before) / live streams.${P.streams < 1000 ? ` The issue's scale is 1,000 streams; on 2 cores the client and the upstream (about 0.9 of a core at 1,000) plus stopline's two replicas (about one core) leave the machine CPU-bound, so the default is ${P.streams} (see bench/README.md; \`--streams 1000\` runs it).` : ''}`);
+  out.push(`Offered ${(P.streams * P.rate).toLocaleString('en-US')} chunks/s, opened over ${P.rampMs} ms, measured over ${P.measureMs} ms per round. Per-event delay = client read time − the upstream's write time stamped in the event (CLOCK_MONOTONIC); pooled over rounds, and per round (ms, in round order) with the median over rounds of the paired difference against direct in the same round (what the targets use: one round hit by a burst of other work on the machine does not decide them). Relay CPU from /proc (utime + stime) of the relay's processes (both replicas; nginx master + workers). RSS per stream = (VmRSS during − before) / live streams.${P.streams < 1000 ? ` The targets are set for 1,000 streams; on 2 cores the client and the upstream (about 0.9 of a core at 1,000) plus stopline's two replicas (about one core) leave the machine CPU-bound, so the default is ${P.streams} (see bench/README.md; \`--streams 1000\` runs it).` : ''}`);
   out.push('');
   const PR = perRound(r);
   out.push(table(['design', 'chunks/s delivered', 'delay p50', 'p90', 'p99', 'p99.9', 'max', 'added p50', 'added p99', 'p99 per round', 'added p99, median of rounds', 'relay CPU per 1k chunks', 'vs nginx', 'RSS growth per stream', 'client loop lag p99'], names.map((n) => {
@@ -387,6 +468,8 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   } else out.push('Not run.');
   out.push('');
 
+  if (S.load['push-resume'] !== undefined) renderResume(r, out);
+
   // Profile.
   out.push('## Profile: push under the load (node --cpu-prof)');
   out.push('');
@@ -413,6 +496,41 @@ export function renderMarkdown(r: Result, chart: string | null): string {
   out.push('```');
   out.push('');
   return out.join('\n');
+}
+
+/** Push with resume off and on, the same rounds, interleaved; and resuming a live stream through either replica. */
+export function renderResume(r: Result, out: string[]): void {
+  const S = r.summary;
+  const P = r.params;
+  const PR = perRound(r);
+  out.push('## 6. Resume on against off: push and push-resume');
+  out.push('');
+  out.push(`push-resume is push with \`STOPLINE_RESUME_ROUTES=POST /stream\` (the route the benchmark streams on), the default byte bounds (\`STOPLINE_RESUME_STREAM_BYTES\`, \`STOPLINE_RESUME_REPLICA_BYTES\`), \`STOPLINE_PEERS\` naming the two replicas' admin ports, and \`STOPLINE_RESUME_DETACH_MS=0\` (a client that goes away aborts at once, as with resume off, so both designs' disconnects and teardown behave alike). Both run in the same rounds, in the rotating order; nobody resumes during their load windows or their Redis cost batches.`);
+  out.push('');
+  const cell = (n: string, fn: (n: string) => string) => (S.load[n] === undefined ? 'n/a' : fn(n));
+  const cpu = (n: string) => f(S.load[n].relay_cpu_ms_per_1k_chunks, ' ms');
+  const ratio = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' && b !== 0 ? f(a / b, '×') : '—');
+  const costKs = Object.keys(S.cost?.push ?? {});
+  const rowsT: (string | number | null)[][] = [
+    ['relay CPU per 1,000 chunks', cell('push', cpu), cell('push-resume', cpu), ratio(S.load['push-resume']?.relay_cpu_ms_per_1k_chunks, S.load.push?.relay_cpu_ms_per_1k_chunks)],
+    ['per-event delay p50 / p99 (pooled)', cell('push', (n) => `${f(S.load[n].delay_ms.p50, ' ms')} / ${f(S.load[n].delay_ms.p99, ' ms')}`), cell('push-resume', (n) => `${f(S.load[n].delay_ms.p50, ' ms')} / ${f(S.load[n].delay_ms.p99, ' ms')}`), '—'],
+    ['added p50 / p99 against direct (median over rounds)', `${f(PR.push?.added_p50_ms, ' ms')} / ${f(PR.push?.added_p99_ms, ' ms')}`, `${f(PR['push-resume']?.added_p50_ms, ' ms')} / ${f(PR['push-resume']?.added_p99_ms, ' ms')}`, '—'],
+    ...costKs.map((k) => [`Redis commands sent per stream, ${k} chunks`, f(S.cost?.push?.[k]?.round_trips_per_stream), f(S.cost?.['push-resume']?.[k]?.round_trips_per_stream), '—']),
+    ["stopline's Redis calls per live stream in the load window", f(S.load.push?.redis?.stopline_calls_per_live_stream_median), f(S.load['push-resume']?.redis?.stopline_calls_per_live_stream_median), '—'],
+    ['cancel-to-stop across replicas p50 / p99 (median over rounds)', `${f(PR.push?.cancel_p50_ms, ' ms')} / ${f(PR.push?.cancel_p99_ms, ' ms')}`, `${f(PR['push-resume']?.cancel_p50_ms, ' ms')} / ${f(PR['push-resume']?.cancel_p99_ms, ' ms')}`, '—'],
+  ];
+  out.push(table(['', 'push (resume off)', 'push-resume (resume on)', 'on / off'], rowsT));
+  out.push('');
+  const R = S.resume?.['push-resume'];
+  if (R) {
+    out.push(`**Resuming a live stream.** After the load window, with the ${P.streams} streams still running, ${P.resumes} live streams per round are each resumed from offset 0 (\`GET /stopline/v1/streams/{session_id}/{message_id}?offset=0\`, a new connection each, as a reconnecting client makes), once through the replica that owns the stream and once through the other one, one resume at a time, in an order that alternates. Time = request started → first body byte (the first replayed byte); the resume is then closed. Through the other replica, it finds the owner in Redis (one lookup) and follows the stream from the owner over the peers path.`);
+    out.push('');
+    const line = (label: string, x: any) => [label, x.resumes, Object.entries(x.statuses).map(([k, v]) => `${v} × ${k}`).join(', '), x.replayed_from_start, f(x.first_byte_ms.p50, ' ms'), f(x.first_byte_ms.p90, ' ms'), f(x.first_byte_ms.p99, ' ms'), f(x.first_byte_ms.max, ' ms'), (x.first_byte_p50_ms_each_round as (number | null)[]).map((v) => f(v)).join(' / '), f(x.headers_ms.p50, ' ms')];
+    out.push(table(['resume through', 'resumes', 'answers', 'replayed from the first byte', 'first byte p50', 'p90', 'p99', 'max', 'p50 per round', 'headers p50'], [line('the owner', R.owner), line('the other replica', R.other)]));
+    out.push('');
+    out.push(`Redis calls stopline made during the resumes (its own count, both replicas, ${f(R.duration_s, ' s')} in all): ${Object.entries(R.stopline_redis_calls as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; lookups (\`get\`) per resume through the other replica: ${f(R.lookups_per_other_resume)}. A resume through the owner makes no Redis call; the poll runs beside them, once per replica per second.`);
+    out.push('');
+  }
 }
 
 /** Push with tracing off against push with tracing on (sampler ratio 1), the same rounds, interleaved. */

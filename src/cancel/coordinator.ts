@@ -89,6 +89,11 @@ export class Coordinator {
     this.#confirmations.onConfirm(cancelId, messageId, c);
   }
 
+  /** Whether this replica's heartbeat is in the store (its first poll succeeded) within `boundMs`. */
+  firstPoll(boundMs: number): Promise<boolean> {
+    return this.#poll.first(boundMs);
+  }
+
   /** One tick of the safety poll now (at most one in flight). */
   poll(): Promise<void> {
     return this.#poll.tick();

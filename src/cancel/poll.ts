@@ -30,6 +30,9 @@ export class SafetyPoll {
   /** When the last poll succeeded (performance.now()); null before the first. */
   #okAt: number | null = null;
   readonly #awayMs: number;
+  /** Resolved by the first poll that succeeds: the heartbeat is in the store from then on. */
+  #resolveFirst: (() => void) | null = null;
+  readonly #first = new Promise<void>((resolve) => { this.#resolveFirst = resolve; });
 
   constructor(config: Config, store: CancelStore, owner: Owner, held: HeldWrites, registry: Registry, metrics: Metrics) {
     this.#c = config;
@@ -49,8 +52,20 @@ export class SafetyPoll {
     this.#timer.unref();
   }
 
+  /** Whether a poll succeeded (the heartbeat was written) within `boundMs`; waits at most that long. */
+  async first(boundMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => { timer = setTimeout(resolve, boundMs, false); });
+    try {
+      return await Promise.race([this.#first.then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   close(): void {
     this.#closed = true;
+    this.#resolveFirst?.();
     if (this.#timer !== null) clearInterval(this.#timer);
   }
 
@@ -62,6 +77,8 @@ export class SafetyPoll {
       const now = performance.now();
       const away = this.#okAt !== null && now - this.#okAt > this.#awayMs;
       this.#okAt = now;
+      this.#resolveFirst?.();
+      this.#resolveFirst = null;
       this.#cursor = r.cursor;
       let stopped = 0;
       for (const ref of r.cancelled) if (this.#owner.stop(ref, 'poll')) stopped++;

@@ -239,7 +239,7 @@ export class Relay {
     // Only the exchange the registry holds is the live stream (a refused duplicate with the same ids is not).
     if (!this.#registry.remove(x)) return;
     this.#m.streamsActive.dec();
-    x.span.end(outcome, x.chunks, x.bytes);
+    x.span.end(outcome, x.chunks, x.bytes, x.dialect);
     this.#m.relayed.chunks += x.chunks;
     this.#m.relayed.bytes += x.bytes;
     this.#m.streamsTotal.inc({ outcome, dialect: x.dialect });

@@ -11,5 +11,8 @@ export function createUpstream(config: Config): Pool {
     headersTimeout: config.upstreamHeadersTimeoutMs,
     bodyTimeout: config.upstreamIdleTimeoutMs, // idle time between two chunks, never a total duration
     keepAliveTimeout: 4_000,
+    // An idle connection is closed after 4 s whatever the upstream's `Keep-Alive: timeout=` hint says (undici follows
+    // the hint up to this bound, 10 minutes by default): after a burst, each idle connection held costs about 50 KiB.
+    keepAliveMaxTimeout: 4_000,
   });
 }

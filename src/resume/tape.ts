@@ -1,7 +1,11 @@
-// One resumable stream's output on its owner: references to the very chunks its client was sent (no copy), in
-// order, with their byte offsets, so that a follower can start at any offset still in the window and read on live.
-// Bounded per stream (STOPLINE_RESUME_STREAM_BYTES) and per replica (the Budget): past a bound the oldest chunks
-// leave the window, and a follower that still needed them is cut, never handed a gap.
+// One resumable stream's output on its owner: the very bytes its client was sent, in order, so that a follower can
+// start at any offset still in the window and read on live. Small pieces (most of a stream: one event a chunk) are
+// copied into blocks of the stream's own, growing from 2 KiB to 64 KiB with the stream, so that what is held is the
+// output itself: keeping a reference per piece would keep each socket read's buffer and two heap objects alive, about
+// four times the output in memory, all of it for the garbage collector to walk. A large piece is kept by reference
+// as a block of its own. Bounded per stream (STOPLINE_RESUME_STREAM_BYTES) and per replica (the Budget, which counts
+// the blocks' memory): past a bound the oldest blocks leave the window, and a follower that still needed them is
+// cut, never handed a gap.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { StreamRef } from '../cancel/keys.ts';
 import { Framer } from '../relay/framing.ts';
@@ -15,8 +19,10 @@ export interface TapeReader {
 
 export type TapeState = 'live' | 'ended' | 'failed';
 
-// A consumed head of the chunk list is compacted once it is this long (and half the list): no shift per chunk.
-const compactAfter = 1_024;
+// Blocks grow with the stream (a short answer holds one small block); a piece this large is kept as it is.
+const minBlock = 2_048;
+const maxBlock = 65_536;
+const keepAsIs = 8_192;
 
 export class Tape {
   readonly ref: StreamRef;
@@ -26,11 +32,16 @@ export class Tape {
   readonly trace: string;
   readonly #budget: Budget;
   readonly #maxBytes: number;
-  /** Chunks in order; those before #head have left the window (their slot is kept until compaction). */
-  #chunks: Uint8Array[] = [];
-  /** The byte offset of each chunk in #chunks. */
+  /** Blocks in order, oldest first, and the byte offset where each starts. */
+  #blocks: Uint8Array[] = [];
   #offsets: number[] = [];
-  #head = 0;
+  /** The memory each block takes. */
+  #memories: number[] = [];
+  /** The last block, while pieces are still copied into it, and how much of it is filled. */
+  #open: Uint8Array | null = null;
+  #fill = 0;
+  /** Memory the blocks take (what the replica's budget is charged). */
+  #memory = 0;
   /** The stream's length so far, in bytes, and where the window starts. */
   #length = 0;
   #start = 0;
@@ -62,15 +73,39 @@ export class Tape {
   get held(): number { return this.#length - this.#start; }
   get readers(): number { return this.#readers.size; }
 
-  /** The hot path's one call per piece sent to the owner's client: a reference kept, readers told. */
+  /** The hot path's one call per piece sent to the owner's client: the piece copied (or kept), readers told. */
   append(chunk: Uint8Array): void {
-    if (this.#state !== 'live' || chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.#offsets.push(this.#length);
-    this.#length += chunk.length;
-    this.#budget.add(chunk.length);
+    const n = chunk.length;
+    if (this.#state !== 'live' || n === 0) return;
+    let open = this.#open;
+    if (open !== null && this.#fill + n <= open.length) {
+      open.set(chunk, this.#fill);
+      this.#fill += n;
+    } else {
+      // The open block is sealed at what it holds (a view; its memory stays charged until it leaves the window).
+      if (open !== null) this.#blocks[this.#blocks.length - 1] = open.subarray(0, this.#fill);
+      if (n >= keepAsIs) {
+        this.#open = null;
+        this.#add(chunk, n);
+      } else {
+        open = Buffer.allocUnsafeSlow(Math.min(maxBlock, Math.max(minBlock, n, this.#length - this.#start)));
+        open.set(chunk, 0);
+        this.#open = open;
+        this.#fill = n;
+        this.#add(open, open.length);
+      }
+    }
+    this.#length += n;
     if (this.#length - this.#start > this.#maxBytes || this.#budget.over) this.#trim();
     if (this.#readers.size > 0) for (const r of this.#readers) r.more();
+  }
+
+  #add(block: Uint8Array, memory: number): void {
+    this.#blocks.push(block);
+    this.#offsets.push(this.#length);
+    this.#memories.push(memory);
+    this.#memory += memory;
+    this.#budget.add(memory);
   }
 
   /** The `id:` block to send after a piece just appended, or null (not an EventSource client, or mid-event). */
@@ -97,11 +132,13 @@ export class Tape {
 
   /** Drops everything held (the stream is gone from this replica); readers still on it are cut. */
   release(): void {
-    this.#budget.add(-(this.#length - this.#start));
+    this.#budget.add(-this.#memory);
+    this.#memory = 0;
     this.#start = this.#length;
-    this.#chunks = [];
+    this.#blocks = [];
     this.#offsets = [];
-    this.#head = 0;
+    this.#memories = [];
+    this.#open = null;
     if (this.#state === 'live') this.#state = 'failed';
     for (const r of this.#readers) r.more();
   }
@@ -110,40 +147,31 @@ export class Tape {
   unfollow(r: TapeReader): void { this.#readers.delete(r); }
 
   /**
-   * The piece of output at `offset` (a view into a kept chunk, no copy), or null when the reader is caught up.
-   * The caller checks `offset >= start` first: output before the window is gone.
+   * The output from `offset` to the end of its block (a view, no copy: bytes once written are never changed), or
+   * null when the reader is caught up. The caller checks `offset >= start` first: output before the window is gone.
    */
   at(offset: number): Uint8Array | null {
     if (offset >= this.#length || offset < this.#start) return null;
-    // Readers mostly read the chunk after their last one: start the search from the end for live followers.
-    let lo = this.#head;
-    let hi = this.#chunks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.#offsets[mid]! <= offset) lo = mid; else hi = mid - 1;
-    }
-    const chunk = this.#chunks[lo]!;
-    const skip = offset - this.#offsets[lo]!;
-    return skip === 0 ? chunk : chunk.subarray(skip);
+    // Readers mostly read the last block: search from the end.
+    const offsets = this.#offsets;
+    let i = offsets.length - 1;
+    while (offsets[i]! > offset) i--;
+    const block = this.#blocks[i]!;
+    const end = block === this.#open ? this.#fill : block.length;
+    const skip = offset - offsets[i]!;
+    return skip === 0 && end === block.length ? block : block.subarray(skip, end);
   }
 
-  /** Oldest chunks out until this stream is within its bound and the replica within its own (the last chunk stays). */
+  /** Oldest blocks out until this stream is within its bound and the replica within its own (the last block stays). */
   #trim(): void {
     let freed = 0;
-    while (this.#head < this.#chunks.length - 1 && (this.#length - this.#start > this.#maxBytes || this.#budget.overBy(freed))) {
-      const c = this.#chunks[this.#head]!;
-      this.#chunks[this.#head] = empty;
-      this.#head++;
-      this.#start += c.length;
-      freed += c.length;
+    while (this.#blocks.length > 1 && (this.#length - this.#start > this.#maxBytes || this.#budget.overBy(freed))) {
+      this.#blocks.shift();
+      this.#offsets.shift();
+      this.#start = this.#offsets[0]!;
+      freed += this.#memories.shift()!;
     }
+    this.#memory -= freed;
     this.#budget.add(-freed);
-    if (this.#head >= compactAfter && this.#head * 2 >= this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#offsets = this.#offsets.slice(this.#head);
-      this.#head = 0;
-    }
   }
 }
-
-const empty = new Uint8Array(0);

@@ -9,7 +9,7 @@ import { tracingStarted } from './state.ts';
 
 export interface StreamTrace {
   readonly traceparent: string;
-  end(outcome: string, chunks: number, bytes: number): void;
+  end(outcome: string, chunks: number, bytes: number, dialect?: string): void;
   /** Runs `fn` with the stream's span active (the upstream request and the registration become its children). */
   run<T>(fn: () => T): T;
 }
@@ -56,8 +56,9 @@ export function createTracing(nodeId: string): Tracing {
       const span = tracer.startSpan('stopline.stream', { kind: SpanKind.INTERNAL, attributes: { 'stopline.session_id': sessionId, 'stopline.message_id': messageId, 'stopline.node': nodeId } });
       return {
         traceparent: traceparentOf(span),
-        end(outcome, chunks, bytes) {
+        end(outcome, chunks, bytes, dialect) {
           span.setAttributes({ 'stopline.outcome': outcome, 'stopline.chunks': chunks, 'stopline.bytes': bytes });
+          if (dialect !== undefined) span.setAttribute('stopline.dialect', dialect);
           if (outcome === 'upstream_error') span.setStatus({ code: SpanStatusCode.ERROR });
           span.end();
         },

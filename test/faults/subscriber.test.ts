@@ -13,7 +13,7 @@ const fx = upstreamAndRedis();
 
 test('a black-holed subscriber is detected by PING, replaced and verified; Pub/Sub works again', async () => {
   const proxy = await startTcpProxy(fx.redis.port);
-  const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_PREFIX: 'bh:', STOPLINE_SUBSCRIBER_PING_MS: '300', STOPLINE_POLL_INTERVAL_MS: '60000' };
+  const env = { STOPLINE_UPSTREAM: fx.up.url, STOPLINE_REDIS_PREFIX: 'bh:', STOPLINE_SUBSCRIBER_PING_MS: '300', STOPLINE_POLL_INTERVAL_MS: '60000', STOPLINE_STREAM_TTL_S: '600' };
   // The owner talks to Redis through the proxy; the canceller directly.
   const a = await startReplica({ ...env, STOPLINE_NODE_ID: 'bha', STOPLINE_REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
   const b = await startReplica({ ...env, STOPLINE_NODE_ID: 'bhb', STOPLINE_REDIS_URL: fx.redis.url });

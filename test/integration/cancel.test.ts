@@ -135,9 +135,10 @@ test('Redis cost of a stream in push mode does not grow with its chunks', async 
   // The test once compared INFO commandstats totals, which other work also moves: the other replicas' safety polls
   // (the EXISTS inside the poll script, EVALSHA per poll) and the test's own wait for the finish. It failed when a
   // poll fell inside one batch and not the other. Now a replica of its own on a Redis of its own, whose poll does
-  // not come round during the test, and MONITOR: only the commands that replica sends naming the stream's keys.
+  // not come round during the test (with a TTL long enough for that interval: an interval over an eighth of the TTL is
+  // refused at start), and MONITOR: only the commands that replica sends naming the stream's keys.
   const own = await startRedis();
-  const solo = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: own.url, STOPLINE_NODE_ID: 'pod-cost', STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_POLL_INTERVAL_MS: '3600000' });
+  const solo = await startReplica({ STOPLINE_UPSTREAM: up.url, STOPLINE_REDIS_URL: own.url, STOPLINE_NODE_ID: 'pod-cost', STOPLINE_REDIS_TIMEOUT_MS: '1000', STOPLINE_POLL_INTERVAL_MS: '3600000', STOPLINE_STREAM_TTL_S: '28800' });
   // redis-cli's MONITOR: one line per command, `<time> [<db> <client address>|lua] "<command>" "<arg>"...`.
   const monitor = spawn('redis-cli', ['-p', String(own.port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const seen: string[] = [];

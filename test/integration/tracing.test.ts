@@ -65,6 +65,7 @@ test('stream span, cancel span linked across replicas, ioredis spans, and trace 
   assert.equal(streamSpan.attributes['stopline.node'], 'node-ta7');
   assert.ok(Number(streamSpan.attributes['stopline.chunks']) > 0);
   assert.ok(Number(streamSpan.attributes['stopline.bytes']) > 0);
+  assert.equal(streamSpan.attributes['stopline.dialect'], 'sse', 'the dialect its ending was written in (the stopline_streams_total label)');
 
   const cancelSpan = spans.find((x) => x.name === 'stopline.cancel' && x.attributes['stopline.message_id'] === 'tr1')!;
   assert.ok(cancelSpan, 'a cancel span');

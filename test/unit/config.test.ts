@@ -80,6 +80,21 @@ test('STOPLINE_REDIS_TLS takes the usual boolean spellings and refuses anything 
 });
 
 
+test('a poll interval longer than an eighth of the stream TTL is refused at start, naming both', () => {
+  assert.equal(loadConfig({ STOPLINE_STREAM_TTL_S: '8', STOPLINE_POLL_INTERVAL_MS: '1000' }).pollIntervalMs, 1000);
+  assert.equal(loadConfig({ STOPLINE_STREAM_TTL_S: '28800', STOPLINE_POLL_INTERVAL_MS: '3600000' }).pollIntervalMs, 3_600_000);
+  assert.equal(loadConfig({ STOPLINE_POLL_INTERVAL_MS: '37500' }).streamTtlS, 300);
+  const refused = (env: Record<string, string>, line: RegExp) => assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError &&
+    e.problems.length === 1 && line.test(e.problems[0]!));
+  refused({ STOPLINE_STREAM_TTL_S: '8', STOPLINE_POLL_INTERVAL_MS: '1001' },
+    /^Invalid STOPLINE_POLL_INTERVAL_MS="1001" with STOPLINE_STREAM_TTL_S="8": expected a poll interval of at most an eighth of the stream TTL \(at most 1000 ms with this TTL, or a TTL of at least 9 s with this interval\)/);
+  // The defaults count as given: a TTL alone can be too short for the default 1 s poll, and an interval for the 300 s TTL.
+  refused({ STOPLINE_STREAM_TTL_S: '5' }, /^Invalid STOPLINE_POLL_INTERVAL_MS="1000" with STOPLINE_STREAM_TTL_S="5": .*at most 625 ms/);
+  refused({ STOPLINE_POLL_INTERVAL_MS: '37501' }, /STOPLINE_STREAM_TTL_S="300": .*or a TTL of at least 301 s/);
+  // A value that is itself invalid is reported alone, not again as a mismatch.
+  refused({ STOPLINE_STREAM_TTL_S: '4', STOPLINE_POLL_INTERVAL_MS: '3600000' }, /^Invalid STOPLINE_STREAM_TTL_S="4": expected a whole number from 5/);
+});
+
 test('STOPLINE_MAX_STREAMS stops at what has been measured to work (50,000 streams per replica)', () => {
   assert.equal(loadConfig({ STOPLINE_MAX_STREAMS: '50000' }).maxStreams, 50_000);
   assert.throws(() => loadConfig({ STOPLINE_MAX_STREAMS: '50001' }), /Invalid STOPLINE_MAX_STREAMS="50001": expected a whole number from 1 to 50000/);
