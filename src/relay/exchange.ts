@@ -16,8 +16,11 @@ import type { DialectName } from './dialects/dialect.ts';
 import { noShape } from './dialects/detect.ts';
 import { StreamEnding } from './dialects/ending.ts';
 import { Framer, framingOf } from './framing.ts';
+import { codingOf, Decoder, refusesIdentity, type DecoderSink } from './decoding.ts';
 
 type Controller = Dispatcher.DispatchController;
+/** What the relay pauses when the client is slow: the upstream, or the decoder in front of it (see decoding.ts). */
+type Source = Pick<Controller, 'pause' | 'resume' | 'paused'>;
 export type StopReason = 'cancelled' | 'shutdown';
 
 /** What an exchange reports to the rest of stopline; the relay supplies it. */
@@ -53,7 +56,7 @@ const maxFramedCopy = 16 * 1024;
 const hexDigits = Buffer.from('0123456789abcdef', 'latin1');
 const crlf = Buffer.from('\r\n', 'latin1');
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, DecoderSink {
   readonly ref: StreamRef | null;
   readonly startedAt = performance.now();
   readonly #req: IncomingMessage;
@@ -64,6 +67,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The client's socket, once the response head is on it and the body is chunked: chunks are framed here. */
   #socket: Socket | null = null;
   #socketDrainWanted = false;
+  /** A tracked stream the upstream encoded anyway: its body is decoded before it is framed (see decoding.ts). */
+  #decoder: Decoder | null = null;
+  /** A tracked stream relayed encoded, in a coding stopline cannot undo: a stop cuts its connection. */
+  #opaque = false;
   #framer: Framer | null = null;
   /** How this stream ends when stopped, in its API's dialect (see #send for what it sees). */
   #ending: StreamEnding | null = null;
@@ -138,19 +145,28 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const out = clientResponseHeaders(headers);
     this.#hooks.mapHeaders?.(this.#req, out);
     const ct = headers['content-type'];
-    // An encoded body (the upstream ignored `identity`, or a request that did not start a stream) is never framed:
-    // its chunks are relayed as they come, and a stop ends it after the last whole chunk, without a terminal event.
-    const ce = headers['content-encoding'];
-    const encoded = ce !== undefined && String(ce).trim().toLowerCase() !== 'identity';
     const declared = framingOf(Array.isArray(ct) ? ct[0] : ct);
-    const kind = encoded ? 'none' : declared;
+    let kind = declared;
     const isStream = this.ref !== null && statusCode < 300 && statusCode >= 200 &&
       (declared !== 'none' || (headers['content-length'] === undefined && isChunked(headers['transfer-encoding']))) &&
       this.#hooks.adopt(this);
     if (isStream) {
       this.#tracked = true;
-      // An encoded stream has no dialect ending to write (it would land inside the compressed body): its ending is none.
-      if (encoded) this.#ending = new StreamEnding(noShape, null);
+      const coding = codingOf(headers['content-encoding']);
+      if (coding !== 'identity') {
+        if (coding !== 'unknown' && !refusesIdentity(this.#req.headers['accept-encoding'])) {
+          // Encoded anyway (the upstream ignored `identity`, or a request that did not start a stream): decoded here
+          // and relayed unencoded, so that it is framed, ended and resumed like any other stream.
+          this.#decoder = new Decoder(coding, this);
+          delete out['content-encoding'];
+        } else {
+          // A coding stopline cannot undo, or a client that refuses identity: relayed as it comes, unframed, with
+          // no ending (it would land inside the encoded body); a stop cuts the connection (see #end).
+          this.#opaque = true;
+          kind = 'none';
+          this.#ending = new StreamEnding(noShape, null);
+        }
+      }
       this.#framer = new Framer(this.#ending?.started(kind, headers) ?? kind);
       Object.assign(out, this.#extraHeaders);
       // A stop changes the length: a tracked stream is relayed chunked (close-delimited to HTTP/1.0), so that a
@@ -189,6 +205,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    const decoder = this.#decoder;
+    if (decoder !== null) { if (!decoder.write(chunk)) controller.pause(); return; }
+    this.#relay(controller, chunk);
+  }
+
+  /** One piece of the body as the client gets it (decoded, for a stream the upstream encoded): relayed, or dropped once the outcome is set. */
+  #relay(controller: Source, chunk: Buffer): void {
     if (this.#outcome !== null) {
       // Only a stop that waits for the end of an event the client is inside still relays (never the common case).
       if (this.#finishing !== null) {
@@ -213,6 +236,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    const decoder = this.#decoder;
+    if (decoder !== null) { decoder.end(); return; } // the rest of the body is decoded first, then decodedEnd
+    this.#upstreamEnd();
+  }
+
+  #upstreamEnd(): void {
     // A close-delimited body ends even while the upstream is paused: the chunk under check goes out first.
     if (this.#checking) { this.#upstreamEnded = true; return; }
     if (this.#outcome !== null) {
@@ -228,6 +257,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Controller, err: Error): void {
+    this.#closeDecoder();
     if (this.#outcome !== null) { // our own abort, the client already gone, or a stop waiting for an event's end
       if (this.#finishing !== null) this.#endStop(this.#finishing);
       return;
@@ -247,6 +277,34 @@ export class Exchange implements Dispatcher.DispatchHandler {
       res.destroy(err);
     }
     this.#report('upstream_error');
+  }
+
+  // ---- the decoder's side (DecoderSink) ----
+
+  decoded(piece: Buffer): void { this.#relay(this.#decoder!, piece); }
+
+  decodedEnd(): void {
+    this.#decoder = null;
+    this.#upstreamEnd();
+  }
+
+  /** A corrupt or cut encoded body: as an upstream error (the client's response is destroyed), and the upstream aborted. */
+  decodeFailed(err: Error): void {
+    this.#decoder = null;
+    this.onResponseError(this.#controller!, err);
+    this.#controller?.abort(err);
+  }
+
+  decoderDrained(): void {
+    const c = this.#controller;
+    if (c !== null && c.paused && (this.#outcome === null || this.#finishing !== null)) c.resume();
+  }
+
+  #closeDecoder(): void {
+    const decoder = this.#decoder;
+    if (decoder === null) return;
+    this.#decoder = null;
+    decoder.close();
   }
 
   // ---- writing ----
@@ -340,7 +398,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return ok;
   }
 
-  #checkThenWrite(controller: Controller, chunk: Buffer): void {
+  #checkThenWrite(controller: Source, chunk: Buffer): void {
     if (this.#checking) { (this.#queue ??= []).push(chunk); return; }
     this.#checking = true;
     controller.pause();
@@ -354,14 +412,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const queued = this.#queue;
       this.#queue = null;
       if (queued !== null) for (const c of queued) ok = (finishing ? this.#toBoundary(c) : this.#write(c)) && ok;
-      if (this.#upstreamEnded) { this.#upstreamEnded = false; this.onResponseEnd(); } else if (ok) controller.resume();
+      if (this.#upstreamEnded) { this.#upstreamEnded = false; this.#upstreamEnd(); } else if (ok) controller.resume();
     };
     // A failed check fails open: the chunk goes out (the hook counts the error).
     this.#hooks.checkChunk!(this).then(next, () => next(false));
   }
 
   #onDrain = (): void => {
-    const c = this.#controller;
+    const c = this.#decoder ?? this.#controller;
     if (c !== null && c.paused && !this.#checking && (this.#outcome === null || this.#finishing !== null)) c.resume();
   };
 
@@ -406,6 +464,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   abandon(): void {
     if (this.#outcome !== null) return;
     this.#outcome = 'client_disconnected';
+    this.#closeDecoder();
     this.#controller?.abort(new Error('stopline: client disconnected'));
     this.#report('client_disconnected');
   }
@@ -413,6 +472,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Ends the client's response for a stop, then aborts the upstream request. */
   #endStop(reason: StopReason): void {
     this.#finishing = null;
+    this.#closeDecoder(); // what it still holds came after the stop
     if (this.#finishTimer !== null) { clearTimeout(this.#finishTimer); this.#finishTimer = null; }
     const res = this.#res;
     if ((!res.destroyed && !res.writableEnded) || this.tape?.detached === true) this.#end(res, reason);
@@ -452,6 +512,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const early = ending.early(record, this.#req.headers.accept);
       res.writeHead(200, { ...early.headers, ...this.#extraHeaders });
       res.end(ref === null ? undefined : early.body);
+    } else if (this.#opaque) {
+      // No ending can be written into an encoding stopline cannot undo, and a clean end would pass the cut body off
+      // as whole: the connection is cut, so every client sees a truncated body (close-delimited HTTP/1.0 cannot tell).
+      this.tape?.fail();
+      res.destroy();
+      return;
     } else if (ref !== null && this.#framer !== null && atBoundary) {
       const last = ending.ending(record);
       this.tape?.end(last); // followers get the same ending (a detached stream's client is gone: only they do)
@@ -476,10 +542,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#finishing !== null) this.#endStop(this.#finishing); // the client left inside the event
     if (this.#outcome === null && this.tape !== null && this.#hooks.detached?.(this) === true) {
       // A resumable stream runs on for its followers: the upstream goes on at its own pace from here.
+      if (this.#decoder?.paused === true) this.#decoder.resume();
       if (this.#controller?.paused === true) this.#controller.resume();
     } else if (this.#outcome === null) {
       // The client went away (before or during the stream): abort the upstream at once.
       this.#outcome = 'client_disconnected';
+      this.#closeDecoder();
       this.#controller?.abort(new Error('stopline: client disconnected'));
       this.#report('client_disconnected');
     }

@@ -36,8 +36,9 @@ const asksForStream = /text\/event-stream|application\/(x-)?ndjson|application\/
  * - under the catch-all `*`, a request with a session id that asks for a stream: by its `Accept` (SSE or NDJSON), by
  *   `"stream": true` in its JSON body, or by a body whose shape is a streaming API's (an AI SDK chat request's
  *   `trigger`, Ollama's /api/chat and /api/generate, which stream unless told not to).
- * Any other request with ids is proxied untouched (no ids added, never 409, 204 or a synthetic ending); if its
- * response turns out to be a stream it is tracked from then on, so it can still be stopped.
+ * Any other request with ids is proxied untouched but for the `x-session-id`/`x-message-id` headers (never 409, 204
+ * or a synthetic ending); if its response turns out to be a stream it is tracked from then on, so it can still be
+ * stopped, and its upstream generated it under the message id the client is given.
  */
 function startsStream(req: IncomingMessage, json: unknown, listed: boolean, shape: RequestShape): boolean {
   if (listed || shape.dialect !== null) return true;
@@ -168,7 +169,9 @@ export class Relay {
       x.eventSource = x.resumable && eventSource(req);
     }
     if (ending !== undefined) x.endsAs(ending);
-    span.run(() => start ? this.#dispatch(req, x, ref, ids, body) : this.#send(req, x, {}, body));
+    // A request that may still turn out to be a stream carries the ids upstream too: a message id made here must be
+    // the one the upstream generates under, should its response be tracked.
+    span.run(() => start ? this.#dispatch(req, x, ref, ids, body) : this.#send(req, x, ids, body, false));
   }
 
   /**
@@ -204,22 +207,24 @@ export class Relay {
         void registered.then((result) => {
           // The client may have left (or a cancel stopped it) meanwhile: its end was counted then, not again here.
           if (x.ended) return;
-          if (result !== 'already_stopped') { this.#send(req, x, ids, body); return; }
+          if (result !== 'already_stopped') { this.#send(req, x, ids, body, true); return; }
           if (this.#registry.remove(x as Exchange & { ref: StreamRef })) this.#m.streamsActive.dec();
           x.refuse(204, 'already_stopped');
         });
         return;
       }
     }
-    this.#send(req, x, ids, body);
+    this.#send(req, x, ids, body, ref !== null);
   }
 
-  #send(req: IncomingMessage, x: Exchange, ids: Record<string, string>, body: Buffer | undefined): void {
+  /** `start`: a stream start, which asks for an unencoded answer; any other request keeps its Accept-Encoding. */
+  #send(req: IncomingMessage, x: Exchange, ids: Record<string, string>, body: Buffer | undefined, start: boolean): void {
     const headers = upstreamRequestHeaders(req, this.#upstreamHost, ids, this.#tracing.enabled, this.#c.preserveHost);
     if (body !== undefined) { headers['content-length'] = String(body.length); delete headers['transfer-encoding']; }
     // A stream start asks the upstream (on loopback, in the same pod) for an unencoded answer: events are framed on
     // plain bytes and relayed as they come, and a stop can end the stream validly. Compression is the ingress' job.
-    if (ids['x-session-id'] !== undefined) headers['accept-encoding'] = 'identity';
+    // (A stream that comes back encoded anyway is decoded, see exchange.ts.)
+    if (start) headers['accept-encoding'] = 'identity';
     const method = req.method ?? 'GET';
     const streamBody = body === undefined && hasBody(req);
     this.#upstream.dispatch({
