@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { metric, startReplica, type Replica } from '../helpers/stopline.ts';
@@ -123,48 +124,65 @@ test('a refused handshake gets the upstream\'s own answer', async () => {
   assert.equal(metric(await replicas[0]!.metrics(), 'stopline_upgrades_total', { result: 'refused' }), 1);
 });
 
-/** The bytes a replica holds in its tunnels' write buffers (both sockets of every open tunnel). */
-function held(r: Replica): number {
-  let n = 0;
-  for (const [client, upstream] of r.app.tunnels.sockets()) n += client.writableLength + upstream.writableLength;
-  return n;
+/** The two sockets of the tunnel `open` made (the one tunnel that was not open before it), as [client, upstream]. */
+async function openTunnel(r: Replica, path: string): Promise<{ client: WebSocket; server: WebSocket; fromClient: Duplex; fromUpstream: Duplex }> {
+  const before = new Set([...r.app.tunnels.sockets()].map(([c]) => c));
+  const { client, server } = await open(r, path);
+  const added = [...r.app.tunnels.sockets()].filter(([c]) => !before.has(c));
+  assert.equal(added.length, 1, 'one new tunnel for this socket');
+  const [fromClient, fromUpstream] = added[0]!;
+  return { client, server, fromClient, fromUpstream };
 }
+
+/** The bytes stopline holds for one tunnel: what its two sockets have read and not yet passed on, and what they
+ * have been given to write and not yet written. */
+const held = (sockets: readonly Duplex[]) => sockets.reduce((n, s) => n + s.readableLength + s.writableLength, 0);
 
 // The bug this guards against: a tunnel that copies each chunk on (`on('data', d => other.write(d))`) never pauses
 // the side that sends, so a slow reader makes stopline hold everything the other side sends, in memory, unbounded.
 // With backpressure, the tunnel stops reading the sender once the reader's socket is full: stopline holds about a
 // socket buffer and a read (64 KiB each), and the rest waits in the sender. The sender here sends 64 MiB, more than
-// the kernel's buffers on both connections take, so a tunnel that never pauses ends up holding tens of MiB.
+// the kernel's buffers on both connections take, so a tunnel that never pauses ends up holding tens of MiB. Each
+// direction is checked on its own tunnel, counting only that tunnel's bytes.
 const heldBound = 1024 * 1024;
 for (const direction of ['downstream', 'upstream'] as const) {
   test(`a paused reader (${direction}) holds the flow at the sender, then gets every message in order`, async () => {
     const r = replicas[1]!;
-    const { client, server } = await open(r, `/ws/flood-${direction}`);
-    (server as { echo?: boolean }).echo = false;
-    const [fromClient, fromUpstream] = [...r.app.tunnels.sockets()].at(-1)!;
-    const [reader, sender, source] = direction === 'downstream' ? [client, server, fromUpstream] : [server, client, fromClient];
-    reader.pause(); // its socket reads nothing until it resumes
-    const total = 64;
-    for (let i = 0; i < total; i++) {
-      const m = Buffer.alloc(1024 * 1024, 7);
-      m.writeUInt32BE(i);
-      sender.send(m);
+    const { client, server, fromClient, fromUpstream } = await openTunnel(r, `/ws/flood-${direction}`);
+    try {
+      (server as { echo?: boolean }).echo = false;
+      // downstream: the upstream sends to a client that reads nothing; upstream: the client sends to an upstream
+      // that reads nothing, and the tunnel must pause its read of the client.
+      const [reader, sender, source] = direction === 'downstream' ? [client, server, fromUpstream] : [server, client, fromClient];
+      reader.pause(); // its socket reads nothing until it resumes
+      const total = 64;
+      for (let i = 0; i < total; i++) {
+        const m = Buffer.alloc(1024 * 1024, 7);
+        m.writeUInt32BE(i);
+        sender.send(m);
+      }
+      // Either the tunnel pauses the socket it reads the sender from, or it holds more than the bound: which comes first.
+      const tunnel = [fromClient, fromUpstream];
+      await until('the tunnel pauses its source, or holds more than the bound', () => source.isPaused() || held(tunnel) > heldBound, 400);
+      assert.ok(held(tunnel) <= heldBound, `stopline holds ${held(tunnel)} bytes for a paused reader`);
+      assert.ok(sender.bufferedAmount > 0, 'the rest waits in the sender');
+      // Resumed, the reader gets every message, whole and in order.
+      const got: number[] = [];
+      const all = new Promise<void>((resolve) => reader.on('message', (d: Buffer) => {
+        got.push(d.length === 1024 * 1024 ? d.readUInt32BE(0) : -1);
+        if (got.length === total) resolve();
+      }));
+      reader.resume();
+      await all;
+      assert.deepEqual(got, Array.from({ length: total }, (_, i) => i));
+      client.close(1000);
+      await once(client, 'close');
+    } finally {
+      // A failed check leaves nothing open for the next test: every socket of this tunnel cut, the tunnel gone.
+      for (const s of [client, server]) s.terminate();
+      for (const s of [fromClient, fromUpstream]) s.destroy();
+      await until('the tunnel is closed', () => ![...r.app.tunnels.sockets()].some(([c]) => c === fromClient));
     }
-    // Either the tunnel pauses the socket it reads the sender from, or it holds more than the bound: which comes first.
-    await until('the tunnel pauses its source, or holds more than the bound', () => source.isPaused() || held(r) > heldBound, 400);
-    assert.ok(held(r) <= heldBound, `stopline holds ${held(r)} bytes for a paused reader`);
-    assert.ok(sender.bufferedAmount > 0, 'the rest waits in the sender');
-    // Resumed, the reader gets every message, whole and in order.
-    const got: number[] = [];
-    const all = new Promise<void>((resolve) => reader.on('message', (d: Buffer) => {
-      got.push(d.length === 1024 * 1024 ? d.readUInt32BE(0) : -1);
-      if (got.length === total) resolve();
-    }));
-    reader.resume();
-    await all;
-    assert.deepEqual(got, Array.from({ length: total }, (_, i) => i));
-    client.close(1000);
-    await once(client, 'close');
   });
 }
 
