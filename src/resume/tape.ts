@@ -35,13 +35,11 @@ export class Tape {
   /** Blocks in order, oldest first, and the byte offset where each starts. */
   #blocks: Uint8Array[] = [];
   #offsets: number[] = [];
-  /** The memory each block takes. */
+  /** The memory each block takes (what the replica's budget is charged for it). */
   #memories: number[] = [];
   /** The last block, while pieces are still copied into it, and how much of it is filled. */
   #open: Uint8Array | null = null;
   #fill = 0;
-  /** Memory the blocks take (what the replica's budget is charged). */
-  #memory = 0;
   /** The stream's length so far, in bytes, and where the window starts. */
   #length = 0;
   #start = 0;
@@ -104,7 +102,6 @@ export class Tape {
     this.#blocks.push(block);
     this.#offsets.push(this.#length);
     this.#memories.push(memory);
-    this.#memory += memory;
     this.#budget.add(memory);
   }
 
@@ -132,8 +129,9 @@ export class Tape {
 
   /** Drops everything held (the stream is gone from this replica); readers still on it are cut. */
   release(): void {
-    this.#budget.add(-this.#memory);
-    this.#memory = 0;
+    let memory = 0;
+    for (const m of this.#memories) memory += m;
+    this.#budget.add(-memory);
     this.#start = this.#length;
     this.#blocks = [];
     this.#offsets = [];
@@ -171,7 +169,6 @@ export class Tape {
       this.#start = this.#offsets[0]!;
       freed += this.#memories.shift()!;
     }
-    this.#memory -= freed;
     this.#budget.add(-freed);
   }
 }

@@ -9,16 +9,14 @@
 // undici drives a dispatch handler (chunks only while not paused, then the end, or the error after an abort).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
+import { get, type IncomingMessage } from 'node:http';
 import { EventEmitter, once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import type { Dispatcher } from 'undici';
 import { Exchange, type ExchangeHooks } from '../../src/relay/exchange.ts';
-import { terminalEvent } from '../../src/relay/framing.ts';
 import type { StreamOutcome } from '../../src/observability/metrics.ts';
 import { untracedStream } from '../../src/tracing/spans.ts';
+import { ending, exchangeServer, ref, Upstream } from '../helpers/exchange-harness.ts';
 
 /** Every gzip decompressor that was given input (seen by its _transform), so each can be watched and awaited closed. */
 const made = new Set<Transform>();
@@ -31,26 +29,8 @@ gunzip._transform = function (this: Transform, ...a: unknown[]) {
 };
 after(() => { delete (gunzip as { _transform?: unknown })._transform; });
 
-/** The upstream half of a dispatch, as undici's controller behaves: pause holds the next chunk until resume. */
-class Upstream extends EventEmitter implements Dispatcher.DispatchController {
-  aborted = false;
-  paused = false;
-  reason: Error | null = null;
-  abort(reason: Error): void { this.aborted = true; this.reason = reason; this.emit('go'); }
-  pause(): void { this.paused = true; this.emit('paused'); }
-  resume(): void { this.paused = false; this.emit('go'); }
-  async ready(): Promise<void> { while (this.paused && !this.aborted) await once(this, 'go'); }
-}
-
-let serve: (req: IncomingMessage, res: ServerResponse) => void = () => {};
-const server = createServer((req, res) => serve(req, res));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-const port = (server.address() as AddressInfo).port;
-after(() => server.close());
-
-const ref = { sessionId: 's', messageId: 'm' };
-const ending = Buffer.from(terminalEvent('sse', ref.sessionId, ref.messageId, 'cancelled'));
+const srv = await exchangeServer();
+const port = srv.port;
 
 interface Plan {
   /** The encoded body, in the chunks the upstream delivers. */
@@ -92,7 +72,7 @@ async function relay(plan: Plan): Promise<Result> {
   const client = Promise.withResolvers<IncomingMessage>();
   let exchange: Exchange | null = null;
   const stopped = Promise.withResolvers<void>();
-  serve = (req, res) => {
+  srv.handler = (req, res) => {
     const hooks: ExchangeHooks = { adopt: () => true, streamStarted() {}, notAStream() {}, streamEnded: (_x, o) => { outcomes.push(o); }, firstByte() {} };
     const x = exchange = exchangeRef = new Exchange(req, res, hooks, ref, untracedStream, {});
     x.onRequestStart(up);

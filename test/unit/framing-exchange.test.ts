@@ -6,49 +6,25 @@
 // A real Exchange answers a real HTTP client through a real node:http server; the upstream side is driven the way
 // undici drives a dispatch handler (onResponseStart, onResponseData per chunk, honouring pause until resume, then
 // onResponseEnd, or onResponseError after an abort), so that each run's chunking is exactly the generated one.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { Dispatcher } from 'undici';
+import { get, type IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { terminalEvent } from '../../src/relay/framing.ts';
 import { Exchange, type ExchangeHooks } from '../../src/relay/exchange.ts';
 import type { StreamOutcome } from '../../src/observability/metrics.ts';
 import { untracedStream } from '../../src/tracing/spans.ts';
+import { ending, exchangeServer, ref, Upstream } from '../helpers/exchange-harness.ts';
 
-/** The upstream half of a dispatch, as undici's controller behaves: pause holds the next chunk until resume. */
-class Upstream implements Dispatcher.DispatchController {
-  aborted = false;
-  paused = false;
-  reason: Error | null = null;
-  #resumed: (() => void) | null = null;
-  abort(reason: Error): void { this.aborted = true; this.reason = reason; this.#resumed?.(); }
-  pause(): void { this.paused = true; }
-  resume(): void { this.paused = false; this.#resumed?.(); }
-  async ready(): Promise<void> {
-    while (this.paused && !this.aborted) await new Promise<void>((r) => { this.#resumed = r; });
-    this.#resumed = null;
-  }
-}
-
-let serve: (req: IncomingMessage, res: ServerResponse) => void = () => {};
-const server = createServer((req, res) => serve(req, res));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-const port = (server.address() as AddressInfo).port;
-after(() => server.close());
-
-const ref = { sessionId: 's', messageId: 'm' };
-const ending = Buffer.from(terminalEvent('sse', ref.sessionId, ref.messageId, 'cancelled'));
+const srv = await exchangeServer();
+const port = srv.port;
 const ndjsonEnding = Buffer.from(terminalEvent('ndjson', ref.sessionId, ref.messageId, 'cancelled'));
 
 /** Relays `chunks` through an Exchange to a client; stops before chunk `stopAt` (null: never). */
 async function relay(chunks: Buffer[], stopAt: number | null, contentType = 'text/event-stream'): Promise<{ body: Buffer; outcomes: StreamOutcome[]; fedBeforeStop: number }> {
   const outcomes: StreamOutcome[] = [];
   let fedBeforeStop = 0;
-  serve = (req, res) => {
+  srv.handler = (req, res) => {
     const hooks: ExchangeHooks = { adopt: () => true, streamStarted() {}, notAStream() {}, streamEnded: (_x, o) => { outcomes.push(o); }, firstByte() {} };
     const x = new Exchange(req, res, hooks, ref, untracedStream, {});
     const up = new Upstream();
