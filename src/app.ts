@@ -7,7 +7,7 @@ import { createKeys } from './cancel/keys.ts';
 import { Listener } from './cancel/listener.ts';
 import { MemoryStore } from './cancel/memory-store.ts';
 import { PeerClient, peerEndpoint } from './cancel/peers.ts';
-import { RedisClient } from './cancel/redis-client.ts';
+import { RedisClient, type Connection } from './cancel/redis-client.ts';
 import { RedisStore } from './cancel/redis-store.ts';
 import { heartbeatTtlMs, type CancelStore } from './cancel/store.ts';
 import type { Config } from './config.ts';
@@ -31,6 +31,8 @@ export interface App {
   readonly log: Logger;
   /** The open upgraded connections (WebSocket...). */
   readonly tunnels: Tunnels;
+  /** The Redis connections (command, then subscriber), for what watches their events; empty without Redis. */
+  readonly redisConnections: readonly Connection[];
   /** Listens on both ports; resolves with the ports actually bound (useful with port 0). */
   start(): Promise<{ port: number; adminPort: number }>;
   /**
@@ -70,7 +72,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
   if (redis !== null) {
     const r = redis;
     coordinator.redisUp = () => r.ready && r.breaker.closed;
-    r.onReady = () => void coordinator.recover();
+    r.onReady = () => { void coordinator.recover(); listener?.recheck(); };
   }
   const upstream = createUpstream(config);
   const tracing = createTracing(config.nodeId);
@@ -100,6 +102,7 @@ export function createApp(config: Config, log: Logger = createLogger(config.logL
     config,
     log,
     tunnels: relay.tunnels,
+    redisConnections: [...(redis !== null ? [redis.command] : []), ...(listener !== null ? [listener.connection] : [])],
     async start() {
       if (config.redis.mode === 'memory') log.info('no STOPLINE_REDIS_URL: single-node mode, cancel state kept in this process');
       redis?.start();

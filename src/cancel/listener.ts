@@ -59,6 +59,16 @@ export class Listener {
 
   get verified(): boolean { return this.#verified; }
 
+  get connection(): Connection { return this.#sub; }
+
+  /**
+   * The command connection is ready again: the probe that verifies the subscription goes out on it, so a
+   * verification that failed while it was down is tried again now rather than at the next health check.
+   */
+  recheck(): void {
+    if (!this.#closed && !this.#verified && this.#sub.status === 'ready') void this.#serial(() => this.#verify());
+  }
+
   #subscribe(): Promise<unknown> {
     return this.#sharded ? this.#sub.ssubscribe(this.#channel) : this.#sub.subscribe(this.#channel);
   }

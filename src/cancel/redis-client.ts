@@ -58,7 +58,7 @@ function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: bo
       return new Redis(redis.url, opts);
     case 'sentinel':
       // failoverDetector: follow +switch-master from the sentinels at once, not at the next failed command.
-      return new Redis({ ...opts, retryStrategy: sentinelReconnect, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: sentinelReconnect, enableTLSForSentinelMode: redis.tls, failoverDetector: true });
+      return restartOnEnd(new Redis({ ...opts, retryStrategy: sentinelReconnect, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: sentinelReconnect, enableTLSForSentinelMode: redis.tls, failoverDetector: true }));
     case 'cluster': {
       const { lazyConnect: _l, enableOfflineQueue: _q, retryStrategy: _r, ...nodeOptions } = opts;
       return new Cluster(redis.nodes.map(hp), {
@@ -74,6 +74,24 @@ function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: bo
 }
 
 const hp = (a: HostPort) => ({ host: a.host, port: a.port });
+
+/** Connections being closed on purpose (by quit below): they stay closed. */
+const closing = new WeakSet<Connection>();
+
+/**
+ * Sentinel mode: ioredis gives a connection up for good (status `end`, no retry) when a connection attempt fails
+ * outright, which is what happens when the failover detector sees +switch-master while an attempt to the old
+ * master is under way. A sidecar has no one to call connect() again, so it does so itself, after the same short
+ * delay as a retry; only quit() ends a connection for good.
+ */
+function restartOnEnd(c: Redis): Redis {
+  c.on('end', () => {
+    if (closing.has(c)) return;
+    const t = setTimeout(() => { if (!closing.has(c) && c.status === 'end') c.connect().catch(() => {}); }, sentinelReconnect(1));
+    t.unref();
+  });
+  return c;
+}
 
 export class RedisClient {
   readonly command: Connection;
@@ -225,6 +243,7 @@ export class RedisClient {
 
 /** QUIT with a bound: a hung server must not hold up shutdown. */
 export async function quit(c: Connection): Promise<void> {
+  closing.add(c);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     c.quit().catch(() => {}),

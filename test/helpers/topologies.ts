@@ -42,6 +42,11 @@ export interface SentinelSet {
   masterPort(): Promise<number>;
   /** Asks the sentinels for a failover and waits until a new master is in place. */
   failover(): Promise<number>;
+  /**
+   * SIGKILLs the master once its replica is in sync, and waits until the sentinels have promoted the replica and it
+   * takes writes; returns the new master's port and when the kill was sent (performance.now()).
+   */
+  killMaster(): Promise<{ port: number; killedAt: number }>;
   stop(): Promise<void>;
 }
 
@@ -49,13 +54,18 @@ export async function startSentinels(): Promise<SentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'stopline-sentinel-'));
   const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
   const procs: ChildProcess[] = [];
+  const byPort = new Map<number, ChildProcess>();
   const start = async (args: (port: number) => string[], ready?: string): Promise<number> => {
     const { proc, port } = await serverOnFreePort(args, ready);
     procs.push(proc);
+    byPort.set(port, proc);
     return port;
   };
-  const m = await start((port) => ['redis-server', '--port', String(port), ...common]);
-  const r = await start((port) => ['redis-server', '--port', String(port), '--replicaof', '127.0.0.1', String(m), ...common]);
+  // Each server's files in the set's own directory: a full resync writes an RDB even with saving off, and one left
+  // in the working directory would be loaded by the next set started there, with an earlier test's keys.
+  const files = (port: number) => ['--dir', dir, '--dbfilename', `dump-${port}.rdb`];
+  const m = await start((port) => ['redis-server', '--port', String(port), ...common, ...files(port)]);
+  const r = await start((port) => ['redis-server', '--port', String(port), '--replicaof', '127.0.0.1', String(m), ...common, ...files(port)]);
   const name = 'stoplinemaster';
   const sentinelOn = (port: number) => {
     const conf = join(dir, `sentinel-${port}.conf`);
@@ -77,6 +87,14 @@ export async function startSentinels(): Promise<SentinelSet> {
   const replica = quiet(new Redis({ port: r, host: '127.0.0.1' }));
   await until('replica in sync', async () => /master_link_status:up/.test(await replica.info('replication')), 400, 50);
   replica.disconnect();
+  const promoted = async (before: number, tries = 400): Promise<number> => {
+    await until('new master', async () => (await masterPort()) !== before, tries, 50);
+    const now = await masterPort();
+    const master = quiet(new Redis({ port: now, host: '127.0.0.1' }));
+    await until('new master writable', async () => /role:master/.test(await master.info('replication')), 400, 50);
+    master.disconnect();
+    return now;
+  };
   return {
     sentinels: `127.0.0.1:${s1},127.0.0.1:${s2}`,
     name,
@@ -84,12 +102,25 @@ export async function startSentinels(): Promise<SentinelSet> {
     async failover() {
       const before = await masterPort();
       await sentinel.call('SENTINEL', 'failover', name);
-      await until('new master', async () => (await masterPort()) !== before, 400, 50);
-      const now = await masterPort();
-      const master = quiet(new Redis({ port: now, host: '127.0.0.1' }));
-      await until('new master writable', async () => /role:master/.test(await master.info('replication')), 400, 50);
+      return promoted(before);
+    },
+    async killMaster() {
+      const before = await masterPort();
+      // After an earlier failover the old master is turned into a replica by the sentinels a little later: the
+      // kill waits until a replica is online on this master and the sentinels count it as a good one.
+      const master = quiet(new Redis({ port: before, host: '127.0.0.1' }));
+      await until('a replica online', async () => /slave0:.*state=online/.test(await master.info('replication')), 400, 50);
       master.disconnect();
-      return now;
+      await until('sentinel sees a good replica', async () => {
+        const replicas = (await sentinel.call('SENTINEL', 'replicas', name)) as string[][];
+        return replicas.some((f) => { const i = f.indexOf('flags'); return i >= 0 && f[i + 1] === 'slave'; });
+      }, 400, 50);
+      const proc = byPort.get(before)!;
+      const killedAt = performance.now();
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+      // Election among two sentinels may take more than one round (failover-timeout 5 s, retried at twice that).
+      return { port: await promoted(before, 1_200), killedAt };
     },
     async stop() {
       sentinel.disconnect();
