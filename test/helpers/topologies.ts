@@ -53,11 +53,9 @@ export interface SentinelSet {
 export async function startSentinels(): Promise<SentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'stopline-sentinel-'));
   const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
-  const procs: ChildProcess[] = [];
   const byPort = new Map<number, ChildProcess>();
   const start = async (args: (port: number) => string[], ready?: string): Promise<number> => {
     const { proc, port } = await serverOnFreePort(args, ready);
-    procs.push(proc);
     byPort.set(port, proc);
     return port;
   };
@@ -124,7 +122,7 @@ export async function startSentinels(): Promise<SentinelSet> {
     },
     async stop() {
       sentinel.disconnect();
-      await stopAll(procs);
+      await stopAll([...byPort.values()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
