@@ -15,6 +15,7 @@ import { RedisUnavailableError, redisErrorReason } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { Breaker } from './breaker.ts';
+import { SwitchFollower } from './sentinel-switch.ts';
 
 export type Connection = Redis | Cluster;
 
@@ -57,8 +58,9 @@ function connect(redis: Exclude<RedisConfig, { mode: 'memory' }>, subscriber: bo
     case 'standalone':
       return new Redis(redis.url, opts);
     case 'sentinel':
-      // failoverDetector: follow +switch-master from the sentinels at once, not at the next failed command.
-      return restartOnEnd(new Redis({ ...opts, retryStrategy: sentinelReconnect, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: sentinelReconnect, enableTLSForSentinelMode: redis.tls, failoverDetector: true }));
+      // The sentinels' +switch-master is followed by the replica's SwitchFollower, not by ioredis' failover
+      // detector (which would drop the connection at each sentinel's announcement, also when it is on the new master).
+      return restartOnEnd(new Redis({ ...opts, retryStrategy: sentinelReconnect, sentinels: redis.sentinels.map(hp), name: redis.name, sentinelRetryStrategy: sentinelReconnect, enableTLSForSentinelMode: redis.tls, failoverDetector: false }));
     case 'cluster': {
       const { lazyConnect: _l, enableOfflineQueue: _q, retryStrategy: _r, ...nodeOptions } = opts;
       return new Cluster(redis.nodes.map(hp), {
@@ -80,8 +82,8 @@ const closing = new WeakSet<Connection>();
 
 /**
  * Sentinel mode: ioredis gives a connection up for good (status `end`, no retry) when a connection attempt fails
- * outright, which is what happens when the failover detector sees +switch-master while an attempt to the old
- * master is under way. A sidecar has no one to call connect() again, so it does so itself, after the same short
+ * outright, which is what happens when a +switch-master (sentinel-switch.ts) drops an attempt to the old master
+ * while it is under way. A sidecar has no one to call connect() again, so it does so itself, after the same short
  * delay as a retry; only quit() ends a connection for good.
  */
 function restartOnEnd(c: Redis): Redis {
@@ -105,6 +107,7 @@ export class RedisClient {
   readonly #ca: string | undefined;
   readonly #probeKey: string;
   #probeTimer: NodeJS.Timeout | null = null;
+  readonly #switches: SwitchFollower | null;
   onReady: () => void = () => {};
 
   constructor(config: Config, metrics: Metrics, log: Logger) {
@@ -130,6 +133,10 @@ export class RedisClient {
     // Read once at start; a missing file is an error there, not at the first connection.
     this.#ca = config.redisCaFile === undefined ? undefined : readFileSync(config.redisCaFile, 'utf8');
     this.command = connect(config.redis, false, this.#ca);
+    this.#switches = config.redis.mode === 'sentinel'
+      ? new SwitchFollower(config.redis.sentinels, config.redis.name, sentinelReconnect, log, (c) => closing.has(c))
+      : null;
+    this.#switches?.follow(this.command as Redis);
     this.command.on('ready', () => {
       this.#log.info('redis connected', { mode: config.redis.mode });
       this.#updateUp();
@@ -154,12 +161,15 @@ export class RedisClient {
   /** A second connection for Pub/Sub only (a subscribed connection should do nothing else). */
   subscriber(config: Config): Connection {
     if (config.redis.mode === 'memory') throw new Error('unreachable');
-    return connect(config.redis, true, this.#ca);
+    const c = connect(config.redis, true, this.#ca);
+    this.#switches?.follow(c as Redis);
+    return c;
   }
 
   get ready(): boolean { return this.command.status === 'ready'; }
 
   start(): void {
+    this.#switches?.start();
     this.command.connect().catch((err: unknown) => this.#log.warn('redis not reachable at start; streaming goes on, cancel falls back', { redis: this.#where, err: this.#lastError ?? err }));
   }
 
@@ -237,6 +247,7 @@ export class RedisClient {
     this.#closed = true;
     if (this.#probeTimer !== null) { clearTimeout(this.#probeTimer); this.#probeTimer = null; }
     this.#metrics.redisUp.set(0);
+    this.#switches?.close();
     await quit(this.command);
   }
 }

@@ -1,6 +1,7 @@
 // Sentinel mode on real redis-server and redis-sentinel processes: a master failover loses no stream, and
 // cross-replica cancel works before and after it; after a SIGKILLed master, every connection follows the sentinels'
-// switch at its first attempt.
+// switch at its first attempt, and one already on the new master stays there; a paused master's connections move at
+// the switch.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -10,6 +11,8 @@ import { startReplica, metric, type Replica } from '../helpers/stopline.ts';
 import { postJson, stream } from '../helpers/client.ts';
 import { until } from '../helpers/net.ts';
 import { crossReplicaStop } from '../helpers/scenarios.ts';
+import { SwitchFollower } from '../../src/cancel/sentinel-switch.ts';
+import { createLogger } from '../../src/log.ts';
 
 let up: Upstream;
 let set: SentinelSet;
@@ -73,48 +76,123 @@ test('a master failover loses no stream, and cancel works on the new master', as
   await crossReplicaStop(a, b, 'sent2', 'm', wakePaths);
 });
 
-test('after a SIGKILLed master, every connection is on the new master at the first attempt after the switch', async (t) => {
-  await ready();
-  // What each of the four connections (command and subscriber, on both replicas) does from here, in order.
-  type Seen = { at: number; what: 'reconnecting'; delay: number } | { at: number; what: 'ready'; port: number };
+test('an announcement drops only the connections that are not on the announced master', async () => {
+  const port = await set.masterPort();
+  const lines: Record<string, unknown>[] = [];
+  const follower = new SwitchFollower([], set.name, () => 20, createLogger('info', {}, (l) => { lines.push(JSON.parse(l)); }), () => false);
+  const conns = [0, 1].map(() => new Redis({ host: '127.0.0.1', port, lazyConnect: true }));
+  const reconnects = conns.map(() => 0);
+  conns.forEach((c, i) => { c.on('error', () => {}); c.on('reconnecting', () => reconnects[i]!++); follower.follow(c); });
+  try {
+    await Promise.all(conns.map((c) => c.connect()));
+    // A connection's id on the server changes when it reconnects; a dropped one cannot answer on its old socket.
+    const ids = () => Promise.all(conns.map((c) => c.client('ID')));
+    const reconnected = (n: number) => until(`reconnect ${n}`, () => reconnects.every((r) => r === n) && conns.every((c) => c.status === 'ready'), 200, 25);
+    const start = await ids();
+    // The same switch announced again (by another sentinel): both are on it already.
+    follower.switched(`${set.name} 127.0.0.1 1 127.0.0.1 ${port}`);
+    assert.equal(lines.at(-1)!.reconnecting, 0);
+    // Another master set's switch: not ours.
+    follower.switched(`othermaster 127.0.0.1 ${port} 127.0.0.1 1`);
+    assert.deepEqual(await ids(), start);
+    assert.deepEqual(reconnects, [0, 0]);
+    // A switch elsewhere: both are dropped, and reconnect.
+    follower.switched(`${set.name} 127.0.0.1 ${port} 127.0.0.1 1`);
+    assert.equal(lines.at(-1)!.reconnecting, 2);
+    await reconnected(1);
+    const moved = await ids();
+    for (const [i, id] of moved.entries()) assert.notEqual(id, start[i]);
+    // A hostname cannot be compared with the socket's address: dropped (they then ask the sentinels).
+    follower.switched(`${set.name} 127.0.0.1 1 localhost ${port}`);
+    await reconnected(2);
+    for (const [i, id] of (await ids()).entries()) assert.notEqual(id, moved[i]);
+  } finally {
+    follower.close();
+    for (const c of conns) c.disconnect();
+  }
+});
+
+// What each of the four connections (command and subscriber, on both replicas) does from here, in order, and when
+// each sentinel announces the switch (each does once it has the new configuration: the leader at the end of the
+// failover, the other when it learns it, possibly seconds later).
+type Seen = { at: number; what: 'reconnecting'; delay: number } | { at: number; what: 'ready'; port: number };
+async function watch() {
   const conns = [a, b].flatMap((r) => r.app.redisConnections.map((c, i) => ({ name: `${r.app.config.nodeId}/${i === 0 ? 'command' : 'subscriber'}`, c, seen: [] as Seen[] })));
   assert.equal(conns.length, 4);
   for (const x of conns) {
     x.c.on('reconnecting', (delay: number) => x.seen.push({ at: performance.now(), what: 'reconnecting', delay }));
     x.c.on('ready', () => x.seen.push({ at: performance.now(), what: 'ready', port: (x.c as unknown as { stream: { remotePort: number } }).stream.remotePort }));
   }
-  // Each sentinel announces the switch once it has the new configuration; ioredis follows either announcement.
-  const switches: number[] = [];
-  const watchers = set.sentinels.split(',').map((hp) => {
+  const switches = set.sentinels.split(',').map(() => [] as number[]);
+  const watchers = set.sentinels.split(',').map((hp, i) => {
     const w = new Redis({ host: hp.split(':')[0], port: Number(hp.split(':')[1]) });
     w.on('error', () => {});
-    w.on('message', (channel: string) => { if (channel === '+switch-master') switches.push(performance.now()); });
+    w.on('message', (channel: string) => { if (channel === '+switch-master') switches[i]!.push(performance.now()); });
     return w;
   });
   await Promise.all(watchers.map((w) => w.subscribe('+switch-master')));
+  return {
+    conns,
+    /** Every announcement so far, in order. */
+    switches: () => switches.flat().sort((x, y) => x - y),
+    /** Each sentinel has announced the switch. */
+    allAnnounced: () => switches.every((x) => x.length > 0),
+    diagnostics: (from: number) => JSON.stringify({ switches: switches.map((x) => x.map((t) => Math.round(t - from))), conns: conns.map((x) => ({ name: x.name, seen: x.seen.map((e) => ({ ...e, at: Math.round(e.at - from) })) })) }),
+    close: () => { for (const w of watchers) w.disconnect(); },
+  };
+}
+
+test('a paused master (its connections open and silent): every connection moves to the new master at the switch', async (t) => {
+  await ready();
+  const w = await watch();
+  const pausedAt = performance.now();
+  const { port: newMaster, resume } = await set.pauseMaster();
+  try {
+    // Nothing fails on a connection to a paused server: only the announcement can move it.
+    await until('every connection ready on the new master', () => w.allAnnounced() && w.conns.every((x) => x.seen.some((e) => e.what === 'ready' && e.port === newMaster)), 600, 100)
+      .catch((err: Error) => { throw new Error(`${err.message}; ${w.diagnostics(pausedAt)}`); });
+    await ready();
+    for (const x of w.conns) for (const e of x.seen) if (e.what === 'ready') assert.equal(e.port, newMaster, `${x.name} ready on ${e.port}; ${w.diagnostics(pausedAt)}`);
+    await crossReplicaStop(a, b, 'sent-paused', 'm', wakePaths);
+    t.diagnostic(`times from the pause, in ms: ${w.diagnostics(pausedAt)}`);
+  } finally {
+    resume();
+    w.close();
+  }
+});
+
+test('after a SIGKILLed master, every connection is on the new master at the first attempt after the switch, and stays', async (t) => {
+  await ready();
+  const w = await watch();
   const { port: newMaster, killedAt } = await set.killMaster();
   try {
-    await until('every connection ready after the last switch', () => switches.length > 0 && conns.every((x) => x.seen.some((e) => e.what === 'ready' && e.at > switches.at(-1)!)), 600, 100);
+    // A connection may get there a moment before the announcement reaches the test (a sentinel answers with the
+    // new master as soon as it has switched).
+    await until('every sentinel announced, every connection ready on the new master', () => w.allAnnounced() && w.conns.every((x) => x.seen.some((e) => e.what === 'ready' && e.port === newMaster)), 600, 100)
+      .catch((err: Error) => { throw new Error(`${err.message}; ${w.diagnostics(killedAt)}`); });
     await ready();
-    const diagnostics = () => JSON.stringify({ killToSwitchMs: Math.round(switches[0]! - killedAt), switches: switches.map((t) => Math.round(t - killedAt)), conns: conns.map((x) => ({ name: x.name, seen: x.seen.map((e) => ({ ...e, at: Math.round(e.at - killedAt) })) })) });
-    for (const x of conns) {
+    const diagnostics = () => w.diagnostics(killedAt);
+    const [first, last] = [w.switches()[0]!, w.switches().at(-1)!];
+    for (const x of w.conns) {
       // Every wait between two attempts is the flat Sentinel back-off (at most 200 + 50 ms), never a long one that
       // would outlast the switch.
       for (const e of x.seen) if (e.what === 'reconnecting') assert.ok(e.delay < 250, `${x.name} waited ${e.delay} ms before an attempt; ${diagnostics()}`);
-      // The connection never lands anywhere but on the new master, and once the switch is announced it gets there
-      // at the first attempt or the one after (an attempt already under way to the old address may fail).
+      // The connection never lands anywhere but on the new master. Once every sentinel has the switch, it gets there
+      // at the first attempt or the one after (an attempt already under way to the old address may fail); before,
+      // a sentinel that does not know yet may still name the old master.
       for (const e of x.seen) if (e.what === 'ready') assert.equal(e.port, newMaster, `${x.name} ready on ${e.port}; ${diagnostics()}`);
-      const last = switches.at(-1)!;
-      const firstReady = x.seen.findIndex((e) => e.what === 'ready' && e.at > last);
-      const failedAfterSwitch = x.seen.slice(0, firstReady).filter((e) => e.what === 'reconnecting' && e.at > last).length;
-      assert.ok(failedAfterSwitch <= 1, `${x.name}: ${failedAfterSwitch} failed attempts after the switch; ${diagnostics()}`);
+      const arrived = x.seen.findIndex((e) => e.what === 'ready');
+      const failedAfterLast = x.seen.slice(0, arrived).filter((e) => e.what === 'reconnecting' && e.at > last).length;
+      assert.ok(failedAfterLast <= 1, `${x.name}: ${failedAfterLast} failed attempts after the last announcement; ${diagnostics()}`);
+      // On the new master, it stays: a later sentinel's announcement of the same switch does not drop it again.
+      assert.equal(x.seen.slice(arrived + 1).length, 0, `${x.name} reconnected once on the new master; ${diagnostics()}`);
     }
     // Settled: a cross-replica stop works, and no connection had to reconnect again for it.
-    const before = conns.map((x) => x.seen.length);
+    const before = w.conns.map((x) => x.seen.length);
     await crossReplicaStop(a, b, 'sent3', 'm', wakePaths);
-    assert.deepEqual(conns.map((x) => x.seen.length), before, diagnostics());
-    t.diagnostic(`times from the kill, in ms: ${diagnostics()}`);
+    assert.deepEqual(w.conns.map((x) => x.seen.length), before, diagnostics());
+    t.diagnostic(`times from the kill, in ms: ${JSON.stringify({ killToSwitchMs: Math.round(first - killedAt) })} ${diagnostics()}`);
   } finally {
-    for (const w of watchers) w.disconnect();
+    w.close();
   }
 });

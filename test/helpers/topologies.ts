@@ -47,6 +47,12 @@ export interface SentinelSet {
    * takes writes; returns the new master's port and when the kill was sent (performance.now()).
    */
   killMaster(): Promise<{ port: number; killedAt: number }>;
+  /**
+   * SIGSTOPs the master (its connections stay open and silent) once its replica is in sync, and waits until the
+   * sentinels have promoted the replica; returns the new master's port and `resume`, which wakes the old master (the
+   * sentinels then make it a replica of the new one).
+   */
+  pauseMaster(): Promise<{ port: number; resume: () => void }>;
   stop(): Promise<void>;
 }
 
@@ -61,23 +67,27 @@ export async function startSentinels(): Promise<SentinelSet> {
   };
   // Each server's files in the set's own directory: a full resync writes an RDB even with saving off, and one left
   // in the working directory would be loaded by the next set started there, with an earlier test's keys.
-  const files = (port: number) => ['--dir', dir, '--dbfilename', `dump-${port}.rdb`];
+  // A replica's full sync starts at once (diskless sync otherwise waits 5 s for more replicas to join).
+  const files = (port: number) => ['--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--repl-diskless-sync-delay', '0'];
   const m = await start((port) => ['redis-server', '--port', String(port), ...common, ...files(port)]);
   const r = await start((port) => ['redis-server', '--port', String(port), '--replicaof', '127.0.0.1', String(m), ...common, ...files(port)]);
+  const servers = [m, r];
   const name = 'stoplinemaster';
-  const sentinelOn = (port: number) => {
+  // The second sentinel sees the master down half a second after the first, and by then has voted for it: one
+  // election round, instead of a split vote retried after twice the failover timeout.
+  const sentinelOn = (downAfterMs: number) => (port: number) => {
     const conf = join(dir, `sentinel-${port}.conf`);
     writeFileSync(conf, [
       `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${m} 1`,
-      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
       `sentinel failover-timeout ${name} 5000`,
       `sentinel parallel-syncs ${name} 1`,
     ].join('\n') + '\n');
     return ['redis-sentinel', conf];
   };
-  const s1 = await start(sentinelOn, 'Sentinel ID is');
-  const s2 = await start(sentinelOn, 'Sentinel ID is');
+  const s1 = await start(sentinelOn(1_000), 'Sentinel ID is');
+  const s2 = await start(sentinelOn(1_500), 'Sentinel ID is');
   const sentinel = quiet(new Redis({ port: s1, host: '127.0.0.1' }));
   const masterPort = async () => Number(((await sentinel.call('SENTINEL', 'get-master-addr-by-name', name)) as string[])[1]);
   // The replica must be in sync and known to the sentinel before a failover can pick it.
@@ -93,6 +103,27 @@ export async function startSentinels(): Promise<SentinelSet> {
     master.disconnect();
     return now;
   };
+  // The master's port, once a replica is online on it and the sentinels count that replica as a good one. After an
+  // earlier failover the sentinels turn the old master into a replica only when they next ask it for its role (up to
+  // 10 s later); the set does so itself at once, with the command they would send.
+  const replicated = async (): Promise<number> => {
+    const port = await masterPort();
+    for (const p of servers) {
+      const proc = byPort.get(p)!;
+      if (p === port || proc.exitCode !== null || proc.signalCode !== null) continue;
+      const old = quiet(new Redis({ port: p, host: '127.0.0.1' }));
+      if (/role:master/.test(await old.info('replication'))) await old.call('REPLICAOF', '127.0.0.1', String(port));
+      old.disconnect();
+    }
+    const master = quiet(new Redis({ port, host: '127.0.0.1' }));
+    await until('a replica online', async () => /slave0:.*state=online/.test(await master.info('replication')), 400, 50);
+    master.disconnect();
+    await until('sentinel sees a good replica', async () => {
+      const replicas = (await sentinel.call('SENTINEL', 'replicas', name)) as string[][];
+      return replicas.some((f) => { const i = f.indexOf('flags'); return i >= 0 && f[i + 1] === 'slave'; });
+    }, 400, 50);
+    return port;
+  };
   return {
     sentinels: `127.0.0.1:${s1},127.0.0.1:${s2}`,
     name,
@@ -103,22 +134,19 @@ export async function startSentinels(): Promise<SentinelSet> {
       return promoted(before);
     },
     async killMaster() {
-      const before = await masterPort();
-      // After an earlier failover the old master is turned into a replica by the sentinels a little later: the
-      // kill waits until a replica is online on this master and the sentinels count it as a good one.
-      const master = quiet(new Redis({ port: before, host: '127.0.0.1' }));
-      await until('a replica online', async () => /slave0:.*state=online/.test(await master.info('replication')), 400, 50);
-      master.disconnect();
-      await until('sentinel sees a good replica', async () => {
-        const replicas = (await sentinel.call('SENTINEL', 'replicas', name)) as string[][];
-        return replicas.some((f) => { const i = f.indexOf('flags'); return i >= 0 && f[i + 1] === 'slave'; });
-      }, 400, 50);
+      const before = await replicated();
       const proc = byPort.get(before)!;
       const killedAt = performance.now();
       proc.kill('SIGKILL');
       await once(proc, 'exit');
       // Election among two sentinels may take more than one round (failover-timeout 5 s, retried at twice that).
       return { port: await promoted(before, 1_200), killedAt };
+    },
+    async pauseMaster() {
+      const before = await replicated();
+      const proc = byPort.get(before)!;
+      proc.kill('SIGSTOP');
+      return { port: await promoted(before, 1_200), resume: () => { proc.kill('SIGCONT'); } };
     },
     async stop() {
       sentinel.disconnect();
