@@ -8,6 +8,9 @@
 //   POST /stream?id=<stream id>&n=<events>&iv=<interval in µs>     (the request body is read and ignored)
 //
 // IPC in:  { k: 'live' }                      -> { k: 'live', n: <streams in progress> }
+//          { k: 'cut' }                       -> { k: 'cut', n: <streams cut> }: ends every stream in progress (a
+//                                                relay that never aborts its upstream must not leave generations
+//                                                running into the next workload)
 // IPC out: { k: 'ready', port }               once listening
 //          { k: 'abort', id, at, produced }   a client went away (at: µs, same clock as the events)
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 let live = 0;
+/** The streams in progress, each with what ends it. */
+const open = new Map<ServerResponse, () => void>();
 
 function send(msg: unknown): void {
   if (process.connected) process.send?.(msg);
@@ -38,6 +43,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     if (over) return;
     over = true;
     live--;
+    open.delete(res);
     if (timer !== null) clearTimeout(timer);
   };
   res.on('close', () => {
@@ -46,6 +52,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     finish();
     send({ k: 'abort', id, at, produced });
   });
+  open.set(res, finish);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   res.flushHeaders();
   const start = nowUs();
@@ -84,5 +91,11 @@ server.listen(0, '127.0.0.1', () => {
 });
 process.on('message', (m: { k?: string }) => {
   if (m.k === 'live') send({ k: 'live', n: live });
+  if (m.k === 'cut') {
+    const n = open.size;
+    // Cut, not aborted by a client: finished first, so no 'abort' is reported for them.
+    for (const [res, finish] of [...open]) { finish(); res.destroy(); }
+    send({ k: 'cut', n });
+  }
 });
 process.on('disconnect', () => process.exit(0));

@@ -167,6 +167,8 @@ export interface UpstreamProc {
   readonly pid: number;
   /** Streams in progress. */
   live(): Promise<number>;
+  /** Ends every stream in progress (none is reported as aborted); resolves with how many there were. */
+  cut(): Promise<number>;
   onAbort(fn: (a: { id: string; at: number; produced: number }) => void): void;
   stop(): Promise<void>;
 }
@@ -181,15 +183,18 @@ export async function startUpstream(script: string): Promise<UpstreamProc> {
   const port = msg.port;
   const abortHandlers: ((a: { id: string; at: number; produced: number }) => void)[] = [];
   let liveWaiters: ((n: number) => void)[] = [];
+  let cutWaiters: ((n: number) => void)[] = [];
   p.on('message', (m: { k: string; id: string; at: number; produced: number; n: number }) => {
     if (m.k === 'abort') for (const h of abortHandlers) h(m);
     else if (m.k === 'live') { const w = liveWaiters; liveWaiters = []; for (const f of w) f(m.n); }
+    else if (m.k === 'cut') { const w = cutWaiters; cutWaiters = []; for (const f of w) f(m.n); }
   });
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     pid: p.pid!,
     live: () => new Promise<number>((resolve) => { liveWaiters.push(resolve); p.send({ k: 'live' }); }),
+    cut: () => new Promise<number>((resolve) => { cutWaiters.push(resolve); p.send({ k: 'cut' }); }),
     onAbort: (fn) => void abortHandlers.push(fn),
     stop: async () => { p.disconnect(); await stopChild(p, 'SIGTERM', 2_000); },
   };

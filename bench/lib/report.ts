@@ -426,11 +426,16 @@ export function renderMarkdown(r: Result, chart: string | null): string {
     out.push(`What one hop costs here at that load (median over rounds of the p50 of 20 tries, taken just before the cancels): ${hopNames.map((n) => `${n}: HTTP round trip to a replica (404, no Redis) ${f(S.stop[n].hop_http_round_trip_ms.p50, ' ms')}, Redis PING from the client ${f(S.stop[n].hop_redis_ping_ms.p50, ' ms')}`).join('; ')}.`);
     out.push('');
   }
-  out.push(table(['design', 'disconnects', 'p50', 'p99', 'max'], names.map((n) => {
+  out.push(table(['design', 'disconnects', 'upstream noticed within 3 s', 'p50', 'p99', 'max'], names.map((n) => {
     const s = S.stop[n].client_disconnect_to_upstream_ms;
-    return [n, S.stop[n].client_disconnects, f(s.p50, ' ms'), f(s.p99, ' ms'), f(s.max, ' ms')];
+    return [n, S.stop[n].client_disconnects, S.stop[n].client_disconnects_noticed ?? 'n/a', f(s.p50, ' ms'), f(s.p99, ' ms'), f(s.max, ' ms')];
   })));
   out.push('');
+  const unnoticed = names.filter((n) => S.stop[n].client_disconnects > 0 && S.stop[n].client_disconnects_noticed === 0);
+  if (unnoticed.length > 0) {
+    out.push(`${unnoticed.join(', ')}: the upstream never learned that the client had gone; its generation ran on until the benchmark cut it at the end of the workload. ${unnoticed.includes('node-proxy') ? 'http-proxy aborts its upstream request on the incoming request\'s `aborted` event, which Node.js (since 15.5) no longer emits once the request body is complete (http-party/node-http-proxy pull request #1559, nodejs/node issue #46666).' : ''}`.trim());
+    out.push('');
+  }
 
   if (r.tracing) renderTracing(r.tracing, out);
 
