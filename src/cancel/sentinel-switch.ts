@@ -13,7 +13,7 @@ import type { HostPort } from '../config.ts';
 import type { Logger } from '../log.ts';
 
 /** Is this connection connected to host:port? An announced hostname cannot be compared with a socket's address. */
-export function connectedTo(c: Redis, host: string, port: number): boolean {
+function connectedTo(c: Redis, host: string, port: number): boolean {
   if (c.status !== 'ready' && c.status !== 'connect') return false;
   const s = c.stream as { remoteAddress?: string; remotePort?: number } | undefined;
   if (s?.remotePort !== port || s.remoteAddress === undefined) return false;
