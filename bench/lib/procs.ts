@@ -182,19 +182,21 @@ export async function startUpstream(script: string): Promise<UpstreamProc> {
   ]);
   const port = msg.port;
   const abortHandlers: ((a: { id: string; at: number; produced: number }) => void)[] = [];
-  let liveWaiters: ((n: number) => void)[] = [];
-  let cutWaiters: ((n: number) => void)[] = [];
+  // A question over IPC ('live', 'cut') is answered with a message of the same kind, carrying a count.
+  const waiting = new Map<string, ((n: number) => void)[]>();
+  const ask = (k: string) => new Promise<number>((resolve) => { waiting.set(k, [...(waiting.get(k) ?? []), resolve]); p.send({ k }); });
   p.on('message', (m: { k: string; id: string; at: number; produced: number; n: number }) => {
-    if (m.k === 'abort') for (const h of abortHandlers) h(m);
-    else if (m.k === 'live') { const w = liveWaiters; liveWaiters = []; for (const f of w) f(m.n); }
-    else if (m.k === 'cut') { const w = cutWaiters; cutWaiters = []; for (const f of w) f(m.n); }
+    if (m.k === 'abort') { for (const h of abortHandlers) h(m); return; }
+    const w = waiting.get(m.k) ?? [];
+    waiting.delete(m.k);
+    for (const f of w) f(m.n);
   });
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     pid: p.pid!,
-    live: () => new Promise<number>((resolve) => { liveWaiters.push(resolve); p.send({ k: 'live' }); }),
-    cut: () => new Promise<number>((resolve) => { cutWaiters.push(resolve); p.send({ k: 'cut' }); }),
+    live: () => ask('live'),
+    cut: () => ask('cut'),
     onAbort: (fn) => void abortHandlers.push(fn),
     stop: async () => { p.disconnect(); await stopChild(p, 'SIGTERM', 2_000); },
   };

@@ -12,12 +12,9 @@ import { Redis } from 'ioredis';
 import type { HostPort } from '../config.ts';
 import type { Logger } from '../log.ts';
 
-/** Is this connection connected to host:port? An announced hostname cannot be compared with a socket's address. */
-function connectedTo(c: Redis, host: string, port: number): boolean {
-  if (c.status !== 'ready' && c.status !== 'connect') return false;
-  const s = c.stream as { remoteAddress?: string; remotePort?: number } | undefined;
-  if (s?.remotePort !== port || s.remoteAddress === undefined) return false;
-  if (isIP(host) === 0) return false;
+/** Is this socket connected to host:port? An announced hostname cannot be compared with a socket's address. */
+function connectedTo(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }, host: string, port: number): boolean {
+  if (s.remotePort !== port || s.remoteAddress === undefined || isIP(host) === 0) return false;
   return s.remoteAddress.replace(/^::ffff:/, '') === host.replace(/^::ffff:/, '');
 }
 
@@ -56,13 +53,15 @@ export class SwitchFollower {
     if (this.#closed || name !== this.#name || host === undefined || port === undefined) return;
     let moved = 0;
     for (const c of this.#followed) {
-      if (this.#closing(c) || connectedTo(c, host, Number(port))) continue;
+      if (this.#closing(c)) continue;
+      // Still connecting (asking the sentinels, or on its way to an address): the attempt is dropped.
+      if (c.status === 'connecting') { c.disconnect(true); moved++; continue; }
       // Waiting for its next attempt (which asks the sentinels), or ended (restarted elsewhere): nothing to drop.
-      if (c.status !== 'ready' && c.status !== 'connect' && c.status !== 'connecting') continue;
-      // Connected: the socket is destroyed, not ended (a paused or cut-off master never answers the FIN, and the
-      // close would wait for ioredis' connect timeout). Still connecting: the attempt is dropped.
-      if (c.status !== 'connecting' && c.stream !== undefined) c.stream.destroy();
-      else c.disconnect(true);
+      if (c.status !== 'ready' && c.status !== 'connect') continue;
+      if (connectedTo(c.stream, host, Number(port))) continue;
+      // Connected elsewhere: the socket is destroyed, not ended (a paused or cut-off master never answers the FIN,
+      // and the close would wait for ioredis' connect timeout).
+      c.stream.destroy();
       moved++;
     }
     this.#log.info('sentinels switched the master', { master: `${host}:${port}`, reconnecting: moved });
